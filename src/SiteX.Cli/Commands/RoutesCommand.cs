@@ -1,0 +1,68 @@
+using System.CommandLine;
+using SiteX.Server.Routing;
+
+namespace SiteX.Cli.Commands;
+
+/// <summary><c>sitex routes validate FILE</c>: checks a route table the way the gateway would load it.</summary>
+internal static class RoutesCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var routes = new Command("routes", "Work with route tables.");
+        var file = new Argument<FileInfo>("file") { Description = "An OSX route_table.json or a flat rule list" };
+        var validate = new Command("validate", "Check a route table: print every error with its path and fix (exit 1), or a summary (exit 0).") { file };
+        validate.SetAction(async (parse, cancellationToken) => await ValidateAsync(parse.GetValue(file)!, output, error));
+        routes.Subcommands.Add(validate);
+        return routes;
+    }
+
+    internal static async Task<int> ValidateAsync(FileInfo file, TextWriter output, TextWriter error)
+    {
+        string text;
+        try
+        {
+            text = await File.ReadAllTextAsync(file.FullName);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await error.WriteLineAsync($"{file.FullName}: cannot read: {ex.Message}");
+            return 1;
+        }
+
+        var config = RouteTableParser.Parse(text, out var errors);
+        if (config is null)
+        {
+            await error.WriteLineAsync($"{file.FullName}: {errors.Count} error(s)");
+            foreach (var e in errors)
+            {
+                await error.WriteLineAsync($"  {e}");
+            }
+
+            return 1;
+        }
+
+        var table = RouteTable.Create(config, ["9999"], 1, file.FullName);
+        await output.WriteLineAsync($"{file.FullName}: valid {(config.Format == RouteTableFormat.Osx ? "OSX route_table.json" : "flat rule list")}");
+        await output.WriteLineAsync(config.SelfParties is null
+            ? "  self parties: none in the file (the gateway's --self-party applies, default 9999)"
+            : $"  self parties: {string.Join(", ", config.SelfParties)}");
+        await output.WriteLineAsync($"  {table.PartyCount} parties, {table.RuleCount} routes, {config.Bindings.Count} service bindings");
+        foreach (var rule in config.Rules.OrderBy(r => r.DstParty, StringComparer.Ordinal).ThenBy(r => r.Service, StringComparer.Ordinal))
+        {
+            var from = rule.SrcParty is null ? "" : $" (from {rule.SrcParty})";
+            await output.WriteLineAsync($"  {rule.DstParty}/{rule.Service}{from} -> {string.Join(", ", rule.Endpoints.Select(e => (e.UseTls ? "tls " : "") + e.Display))}");
+        }
+
+        foreach (var binding in config.Bindings)
+        {
+            await output.WriteLineAsync($"  binding {binding.GrpcService ?? binding.PathPrefix} -> {binding.Party}/{binding.Service}");
+        }
+
+        foreach (var key in config.ExtraJson.Keys)
+        {
+            await output.WriteLineAsync($"  kept as is (not used by routing): \"{key}\"");
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+using SiteX.Server.Configuration;
+using SiteX.Server.Hosting;
+using SiteX.Server.Routing;
+
+namespace SiteX.Cli.Commands;
+
+/// <summary><c>sitex serve</c>: runs a gateway until SIGTERM or Ctrl+C, then drains in-flight calls.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var settings = new ServeSettings();
+        var command = new Command("serve", "Run a SiteX gateway. With no options: self party 9999, an empty route table, data under ./data.");
+        settings.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            SiteXOptions options;
+            try
+            {
+                options = settings.Bind(parse);
+            }
+            catch (SettingsException ex)
+            {
+                await error.WriteLineAsync($"sitex: {ex.Message}");
+                return 2;
+            }
+
+            return await RunAsync(options, output, error, cancellationToken);
+        });
+        return command;
+    }
+
+    internal static async Task<int> RunAsync(SiteXOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        SiteXServer server;
+        try
+        {
+            server = SiteXServer.Create(options);
+        }
+        catch (RouteTableException ex)
+        {
+            await error.WriteLineAsync($"sitex: cannot start: {ex.Message}");
+            return 1;
+        }
+        catch (OptionsValidationException ex)
+        {
+            await error.WriteLineAsync($"sitex: cannot start: invalid settings:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", ex.Failures)}");
+            return 2;
+        }
+
+        await using (server)
+        {
+            try
+            {
+                await server.StartAsync(cancellationToken);
+            }
+            catch (IOException ex) when (ex.InnerException is SocketException or null || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                await error.WriteLineAsync($"sitex: cannot start: {ex.Message} (gRPC port {options.GrpcPort}, admin port {options.AdminPort}; choose others with --grpc-port/--admin-port)");
+                return 1;
+            }
+
+            var table = server.Routes.Current;
+            await output.WriteLineAsync(
+                $"SiteX ready: party {string.Join(",", table.SelfPartyList)}, gRPC on {options.Bind}:{server.GrpcPort}, admin on http://{options.AdminBind}:{server.AdminPort}, route table {table.Source} (version {table.Version}), data in {Path.GetFullPath(options.DataDir)}");
+            await output.FlushAsync(cancellationToken);
+            await server.WaitForShutdownAsync(CancellationToken.None);
+        }
+
+        return 0;
+    }
+}

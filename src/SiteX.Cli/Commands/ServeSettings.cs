@@ -1,0 +1,147 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using SiteX.Server.Configuration;
+
+namespace SiteX.Cli.Commands;
+
+/// <summary>A setting that cannot be used, with a message that says which and why.</summary>
+internal sealed class SettingsException(string message) : Exception(message);
+
+/// <summary>
+/// The gateway settings as command-line options. Precedence, lowest first: built-in defaults, the JSON file of
+/// <c>--config</c>, environment variables <c>SITEX_*</c>, command-line options.
+/// </summary>
+internal sealed class ServeSettings
+{
+    private static readonly HashSet<string> s_knownKeys = typeof(SiteXOptions).GetProperties().Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    public Option<FileInfo?> Config { get; } = new("--config") { Description = "JSON settings file (same names as the options, e.g. {\"grpcPort\": 9370, \"routeTable\": \"route_table.json\"})" };
+    public Option<string?> RouteTable { get; } = new("--route-table") { Description = "Route table: an OSX route_table.json or a flat rule list; hot-reloaded on change" };
+    public Option<int?> GrpcPort { get; } = new("--grpc-port") { Description = "Intra-site gRPC port (cleartext HTTP/2); default 9370; 0 picks a free port" };
+    public Option<int?> AdminPort { get; } = new("--admin-port") { Description = "Admin port (/healthz, /metrics); default 9380, bound to 127.0.0.1" };
+    public Option<string?> DataDir { get; } = new("--data-dir") { Description = "Data directory (access log, queues); default ./data" };
+    public Option<string?> BindAddress { get; } = new("--bind") { Description = "Address of the gRPC port; default 0.0.0.0" };
+    public Option<string?> AdminBind { get; } = new("--admin-bind") { Description = "Address of the admin port; default 127.0.0.1" };
+    public Option<string[]> SelfParty { get; } = new("--self-party") { Description = "Self party id(s) when the route table has no self_party; default 9999", AllowMultipleArgumentsPerToken = true };
+    public Option<string?> AccessLog { get; } = new("--access-log") { Description = "Access log file (flow.log format); '-' for standard output; default <data-dir>/logs/flow.log" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Config);
+        command.Options.Add(RouteTable);
+        command.Options.Add(GrpcPort);
+        command.Options.Add(AdminPort);
+        command.Options.Add(DataDir);
+        command.Options.Add(BindAddress);
+        command.Options.Add(AdminBind);
+        command.Options.Add(SelfParty);
+        command.Options.Add(AccessLog);
+    }
+
+    public SiteXOptions Bind(ParseResult parse) => Bind(parse, Environment.GetEnvironmentVariables());
+
+    public SiteXOptions Bind(ParseResult parse, System.Collections.IDictionary environment)
+    {
+        var builder = new ConfigurationBuilder();
+        var configFile = parse.GetValue(Config);
+        if (configFile is not null)
+        {
+            if (!configFile.Exists)
+            {
+                throw new SettingsException($"config file {configFile.FullName} does not exist");
+            }
+
+            CheckConfigFile(configFile);
+            builder.AddJsonFile(configFile.FullName, optional: false, reloadOnChange: false);
+        }
+
+        var fromEnvironment = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (System.Collections.DictionaryEntry entry in environment)
+        {
+            var key = (string)entry.Key;
+            if (key.StartsWith("SITEX_", StringComparison.OrdinalIgnoreCase))
+            {
+                var name = key["SITEX_".Length..].Replace("__", ":", StringComparison.Ordinal);
+                if (!s_knownKeys.Contains(name.Split(':')[0]))
+                {
+                    throw new SettingsException($"environment variable {key} is not a SiteX setting; known settings: {string.Join(", ", s_knownKeys.Order())}");
+                }
+
+                fromEnvironment[name] = entry.Value as string;
+            }
+        }
+
+        builder.AddInMemoryCollection(fromEnvironment);
+        var fromCommandLine = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        void Set(string key, string? value)
+        {
+            if (value is not null)
+            {
+                fromCommandLine[key] = value;
+            }
+        }
+
+        Set(nameof(SiteXOptions.RouteTable), parse.GetValue(RouteTable));
+        Set(nameof(SiteXOptions.GrpcPort), parse.GetValue(GrpcPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set(nameof(SiteXOptions.AdminPort), parse.GetValue(AdminPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set(nameof(SiteXOptions.DataDir), parse.GetValue(DataDir));
+        Set(nameof(SiteXOptions.Bind), parse.GetValue(BindAddress));
+        Set(nameof(SiteXOptions.AdminBind), parse.GetValue(AdminBind));
+        Set(nameof(SiteXOptions.AccessLog), parse.GetValue(AccessLog));
+        var selfParties = parse.GetValue(SelfParty)?.SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+        builder.AddInMemoryCollection(fromCommandLine);
+        var configuration = builder.Build();
+
+        var options = new SiteXOptions();
+        try
+        {
+            configuration.Bind(options);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new SettingsException($"invalid setting: {ex.Message}");
+        }
+
+        if (selfParties is { Length: > 0 })
+        {
+            options.SelfParties = [.. selfParties];
+        }
+        else if (configuration.GetSection(nameof(SiteXOptions.SelfParties)).GetChildren().Any())
+        {
+            // Binding appends to the default list; the configured list replaces it.
+            options.SelfParties = [.. configuration.GetSection(nameof(SiteXOptions.SelfParties)).GetChildren().Select(c => c.Value!)];
+        }
+
+        return options;
+    }
+
+    private static void CheckConfigFile(FileInfo file)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllText(file.FullName), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException ex)
+        {
+            throw new SettingsException($"config file {file.FullName} is not valid JSON: {ex.Message}");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new SettingsException($"config file {file.FullName} must hold a JSON object of settings");
+            }
+
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!s_knownKeys.Contains(property.Name))
+                {
+                    throw new SettingsException($"config file {file.FullName}: \"{property.Name}\" is not a SiteX setting; known settings: {string.Join(", ", s_knownKeys.Order())}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SiteX.Protocol;
+using SiteX.Server.Configuration;
+using SiteX.Server.Diagnostics;
+using SiteX.Server.Internal;
+using SiteX.Server.Routing;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace SiteX.Server.Forwarding;
+
+/// <summary>
+/// Routes a call whose target (party, service) is known and streams it to the next hop.
+/// </summary>
+/// <remarks>
+/// The flow for every call:
+/// <list type="number">
+/// <item>Loop check: the call's <c>x-sitex-via</c> must not name this gateway, and it must have passed fewer
+/// than <see cref="SiteXOptions.MaxHops"/> gateways.</item>
+/// <item>Route lookup in the current table (party, else <c>default</c> party; service, else <c>default</c>).</item>
+/// <item>Pick an endpoint, take the pooled client for it, and hand the call to YARP's forwarder, which streams
+/// request and response bodies both ways without buffering whole messages and copies trailers.</item>
+/// <item>Map a forwarding failure to a <see cref="GatewayError"/> and answer the caller in its own style.</item>
+/// </list>
+/// </remarks>
+internal sealed class CallForwarder
+{
+    private readonly IHttpForwarder _forwarder;
+    private readonly NextHopClientPool _clients;
+    private readonly GatewayIdentity _identity;
+    private readonly SiteXOptions _options;
+    private readonly ILogger<CallForwarder> _logger;
+    private readonly ForwarderRequestConfig _requestConfig;
+
+    public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, GatewayIdentity identity, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
+    {
+        _forwarder = forwarder;
+        _clients = clients;
+        _identity = identity;
+        _options = options.Value;
+        _logger = logger;
+        _requestConfig = new ForwarderRequestConfig
+        {
+            ActivityTimeout = _options.IdleTimeout,
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            AllowResponseBuffering = false,
+        };
+    }
+
+    /// <summary>Routes and forwards the call described by <paramref name="call"/> (target and service set).</summary>
+    public async Task ForwardAsync(HttpContext context, GatewayCall call, RouteTable table, ErrorStyle style, bool addTargetHeaders, bool requireTechProviderCode)
+    {
+        var self = table.SelfPartyList.Count > 0 ? table.SelfPartyList[0] : "?";
+        var target = call.TargetParty!;
+
+        // 1. Loops: a call that already passed this gateway, or too many gateways, stops here.
+        var headers = context.Request.Headers;
+        var via = headers[SiteXHeaders.Via].ToString();
+        var hops = 0;
+        if (headers.TryGetValue(SiteXHeaders.Hops, out var hopsText) && !int.TryParse(hopsText, out hops))
+        {
+            await FailAsync(context, call, GatewayError.BadRequest, $"SiteX gateway {self}: header {SiteXHeaders.Hops} is not a number", style);
+            return;
+        }
+
+        if (via.Length > 0 && _identity.IsIn(via))
+        {
+            await FailAsync(context, call, GatewayError.RoutingLoop,
+                $"SiteX gateway {self}: routing loop for party {target} service {call.Service}: the call came back to this gateway after {DescribeVia(via)}; check the routes for party {target} at these gateways", style);
+            return;
+        }
+
+        if (hops >= _options.MaxHops)
+        {
+            await FailAsync(context, call, GatewayError.RoutingLoop,
+                $"SiteX gateway {self}: the call for party {target} service {call.Service} passed {hops} gateways ({DescribeVia(via)}), the limit is {_options.MaxHops}; check for a routing loop", style);
+            return;
+        }
+
+        // 2. Route.
+        if (!table.TryLookup(target, call.Service, call.SourceParty, out var match))
+        {
+            await FailAsync(context, call, GatewayError.NoRoute,
+                $"SiteX gateway {self}: no route to party {target} service {call.Service}; add party \"{target}\" (or a \"default\" party) to the route table", style);
+            return;
+        }
+
+        var endpoint = match.Group.Pick();
+        call.Endpoint = endpoint;
+        call.ToPeerGateway = !table.IsSelf(target);
+        if (endpoint.Config.Protocol == EndpointProtocol.Http)
+        {
+            await FailAsync(context, call, GatewayError.Unsupported,
+                $"SiteX gateway {self}: the route for party {target} service {call.Service} is an HTTP endpoint, which this call ({context.Request.Path}) cannot use; route it to a gRPC endpoint", style);
+            return;
+        }
+
+        // 3. Forward, with the caller's deadline enforced here too.
+        DateTime? deadline = null;
+        CancellationTokenSource? deadlineSource = null;
+        if (GrpcDeadline.TryParse(headers["grpc-timeout"], out var timeout))
+        {
+            deadline = DateTime.UtcNow + timeout;
+            deadlineSource = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            deadlineSource.CancelAfter(timeout);
+        }
+
+        context.Features.Set(new ForwardingPlan(call)
+        {
+            Hops = hops,
+            Via = via.Length == 0 ? _identity.ViaEntry(self) : $"{via},{_identity.ViaEntry(self)}",
+            AddTargetHeaders = addTargetHeaders,
+            RequireTechProviderCode = requireTechProviderCode,
+            Deadline = deadline,
+        });
+
+        // Count body bytes for metrics and the access log. Installed only now: the Packet header was peeked through
+        // the request's own pipe, which a replaced Body would no longer see.
+        var requestBody = new CountingStream(context.Request.Body, isRequest: true);
+        var responseBody = new CountingStream(context.Response.Body, isRequest: false);
+        context.Request.Body = requestBody;
+        context.Response.Body = responseBody;
+        ForwarderError result;
+        try
+        {
+            result = await _forwarder.SendAsync(context, endpoint.DestinationPrefix, _clients.Get(endpoint), _requestConfig, GatewayTransformer.Instance,
+                deadlineSource?.Token ?? context.RequestAborted);
+        }
+        finally
+        {
+            deadlineSource?.Dispose();
+            call.RequestBytes = requestBody.Count;
+            call.ResponseBytes = responseBody.Count;
+        }
+
+        if (result == ForwarderError.None)
+        {
+            return;
+        }
+
+        // 4. Failure: classify, log locally with details, answer the caller with a safe message.
+        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        var deadlinePassed = deadline is not null && DateTime.UtcNow >= deadline && !context.RequestAborted.IsCancellationRequested;
+        var error = Classify(result, exception, deadlinePassed, context.RequestAborted.IsCancellationRequested);
+        var hop = call.ToPeerGateway ? $"the next gateway for party {target}" : $"service {call.Service} of party {target}";
+        var message = error switch
+        {
+            GatewayError.NextHopUnreachable => $"SiteX gateway {self}: {hop} is unreachable",
+            GatewayError.NextHopTimeout => deadlinePassed
+                ? $"SiteX gateway {self}: deadline exceeded waiting for {hop}"
+                : $"SiteX gateway {self}: {hop} was idle for longer than {_options.IdleTimeout}",
+            GatewayError.Canceled => $"SiteX gateway {self}: the call to {hop} was cancelled by the caller",
+            _ => $"SiteX gateway {self}: {hop} failed during the call",
+        };
+        ForwardingLog.ForwardFailed(_logger, context.Request.Path.Value ?? "", target, call.Service, GatewayErrors.Name(error), message, endpoint.Display, call.TraceId,
+            error == GatewayError.Canceled ? null : exception);
+        await ErrorResponder.WriteAsync(context, call, error, message, style);
+    }
+
+    public Task FailAsync(HttpContext context, GatewayCall call, GatewayError error, string message, ErrorStyle style)
+    {
+        ForwardingLog.CallRejected(_logger, context.Request.Path.Value ?? "", GatewayErrors.Name(error), message, call.TraceId);
+        return ErrorResponder.WriteAsync(context, call, error, message, style);
+    }
+
+    internal static GatewayError Classify(ForwarderError result, Exception? exception, bool deadlinePassed, bool callerAborted)
+    {
+        if (deadlinePassed)
+        {
+            return GatewayError.NextHopTimeout;
+        }
+
+        if (callerAborted)
+        {
+            return GatewayError.Canceled;
+        }
+
+        return result switch
+        {
+            ForwarderError.RequestTimedOut => GatewayError.NextHopTimeout,
+            ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
+                or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient => GatewayError.Canceled,
+            ForwarderError.Request when IsConnectFailure(exception) => GatewayError.NextHopUnreachable,
+            _ => GatewayError.NextHopFailed,
+        };
+    }
+
+    private static bool IsConnectFailure(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError })
+            {
+                return true;
+            }
+
+            if (e is SocketException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>"9999 -> 10000" from a via list of "party#instance" entries; instance ids stay private.</summary>
+    internal static string DescribeVia(string via)
+    {
+        if (via.Length == 0)
+        {
+            return "no other gateway";
+        }
+
+        return string.Join(" -> ", via.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => e.Split('#')[0]));
+    }
+}

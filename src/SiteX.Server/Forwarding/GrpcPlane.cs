@@ -1,0 +1,199 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SiteX.Protocol;
+using SiteX.Server.Configuration;
+using SiteX.Server.Diagnostics;
+using SiteX.Server.Routing;
+
+namespace SiteX.Server.Forwarding;
+
+/// <summary>
+/// The intra-site gRPC port: works out each call's target and hands it to <see cref="CallForwarder"/>.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item><c>PrivateTransferProtocol/invoke</c>: target from <c>x-ptp-target-node-id</c>; relayed as is to a
+/// remote party's gateway (service <c>default</c>, as OSX does); errors come back as an <c>Outbound</c> code.</item>
+/// <item><c>DataTransferService/unaryCall</c> and <c>push</c>: target from the first Packet's header
+/// (<c>RollSiteHeader.dstPartyId</c> or <c>dst.partyId</c>), service from its role.</item>
+/// <item>Any other method: target from headers (<c>x-ptp-target-node-id</c>, <c>x-ptp-target-inst-id</c>,
+/// <c>dest-party-id</c>; service from <c>x-ptp-target-component-name</c> or <c>service</c>), else from a gRPC
+/// service or path-prefix binding in the route table.</item>
+/// </list>
+/// </remarks>
+internal sealed class GrpcPlane
+{
+    private readonly RouteTableManager _routes;
+    private readonly CallForwarder _forwarder;
+    private readonly SiteXOptions _options;
+    private readonly ILogger<GrpcPlane> _logger;
+
+    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, IOptions<SiteXOptions> options, ILogger<GrpcPlane> logger)
+    {
+        _routes = routes;
+        _forwarder = forwarder;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    public async Task HandleAsync(HttpContext context, GatewayCall call)
+    {
+        var table = _routes.Current;
+        var path = context.Request.Path.Value ?? "";
+        var headers = context.Request.Headers;
+        call.Uri = path;
+        call.TraceId = Header(headers, PtpHeaders.TraceId);
+        call.SessionId = Header(headers, PtpHeaders.SessionId);
+        call.Topic = Header(headers, PtpHeaders.Topic);
+        call.SourceParty = Header(headers, PtpHeaders.SourceNodeId) ?? Header(headers, PtpHeaders.FromNodeId)
+            ?? Header(headers, PtpHeaders.SourceInstId) ?? Header(headers, PtpHeaders.FateSrcPartyId);
+        var style = ErrorResponder.StyleFor(context, path);
+        var self = table.SelfPartyList.Count > 0 ? table.SelfPartyList[0] : "?";
+
+        switch (path)
+        {
+            case PtpMethods.Invoke:
+                await HandleInvokeAsync(context, call, table, self);
+                return;
+            case PtpMethods.PacketUnaryCall:
+            case PtpMethods.PacketPush:
+                await HandlePacketAsync(context, call, table, self, isPush: path == PtpMethods.PacketPush);
+                return;
+            case PtpMethods.Push:
+            case PtpMethods.Pop:
+            case PtpMethods.Peek:
+            case PtpMethods.Release:
+            case PtpMethods.Transport:
+            case PtpMethods.PacketPull:
+            case PtpMethods.PacketPolling:
+                call.Action = "UNSUPPORTED";
+                await _forwarder.FailAsync(context, call, GatewayError.Unsupported, $"SiteX gateway {self}: {path} is not served by this gateway", ErrorStyle.GrpcStatus);
+                return;
+        }
+
+        // Pass-through of any other method.
+        call.Action = "MSG_REDIRECT";
+        var target = Header(headers, PtpHeaders.TargetNodeId) ?? Header(headers, PtpHeaders.TargetInstId) ?? Header(headers, PtpHeaders.FateDestPartyId);
+        var service = Header(headers, PtpHeaders.TargetComponentName) ?? Header(headers, PtpHeaders.FateService);
+        var addTargetHeaders = false;
+        if (target is null)
+        {
+            if (table.TryGetGrpcBinding(path, out var binding) || table.TryGetPathBinding(path, out binding))
+            {
+                target = binding.Party;
+                service ??= binding.Service;
+                addTargetHeaders = true;
+            }
+            else
+            {
+                await _forwarder.FailAsync(context, call, GatewayError.MissingTarget,
+                    $"SiteX gateway {self}: {path} names no target party; send header {PtpHeaders.TargetNodeId} (and {PtpHeaders.TargetComponentName} for the service) or bind the service in the route table", style);
+                return;
+            }
+        }
+
+        if (!await AcceptTargetAsync(context, call, target, service, self, style))
+        {
+            return;
+        }
+
+        if (table.IsSelf(target))
+        {
+            call.Action = "FORWARD_LOCAL";
+        }
+
+        await _forwarder.ForwardAsync(context, call, table, style, addTargetHeaders, requireTechProviderCode: false);
+    }
+
+    private async Task HandleInvokeAsync(HttpContext context, GatewayCall call, RouteTable table, string self)
+    {
+        call.Action = "MSG_REDIRECT";
+        var headers = context.Request.Headers;
+        var target = Header(headers, PtpHeaders.TargetNodeId) ?? Header(headers, PtpHeaders.TargetInstId);
+        call.Uri = Header(headers, PtpHeaders.Uri) ?? call.Uri;
+        if (target is null)
+        {
+            await _forwarder.FailAsync(context, call, GatewayError.MissingTarget,
+                $"SiteX gateway {self}: invoke needs header {PtpHeaders.TargetNodeId} (the destination party)", ErrorStyle.PtpOutbound);
+            return;
+        }
+
+        if (!await AcceptTargetAsync(context, call, target, RouteTableParser.DefaultKey, self, ErrorStyle.PtpOutbound))
+        {
+            return;
+        }
+
+        if (table.IsSelf(target))
+        {
+            call.Action = "UNARY_CALL";
+            await _forwarder.FailAsync(context, call, GatewayError.Unsupported,
+                $"SiteX gateway {self}: x-ptp-uri \"{RouteTableParser.Truncate(call.Uri ?? "")}\" is not served for party {target}", ErrorStyle.PtpOutbound);
+            return;
+        }
+
+        await _forwarder.ForwardAsync(context, call, table, ErrorStyle.PtpOutbound, addTargetHeaders: false, requireTechProviderCode: true);
+    }
+
+    private async Task HandlePacketAsync(HttpContext context, GatewayCall call, RouteTable table, string self, bool isPush)
+    {
+        call.Action = isPush ? "PUSH_REMOTE" : "UNARY_CALL";
+        var peek = await PacketHeaderReader.PeekAsync(context.Request.BodyReader, _options.MaxPacketHeaderBytes, context.RequestAborted);
+        if (peek.Error != GatewayError.None)
+        {
+            await _forwarder.FailAsync(context, call, peek.Error, $"SiteX gateway {self}: {peek.Message}", ErrorStyle.GrpcStatus);
+            return;
+        }
+
+        if (!PacketHeaderReader.TryGetDestination(peek.Header!, isPush, out var party, out var role, out var source, out var error))
+        {
+            await _forwarder.FailAsync(context, call, GatewayError.BadRequest, $"SiteX gateway {self}: {error}", ErrorStyle.GrpcStatus);
+            return;
+        }
+
+        call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;
+        if (string.IsNullOrEmpty(party))
+        {
+            await _forwarder.FailAsync(context, call, GatewayError.MissingTarget,
+                $"SiteX gateway {self}: the Packet names no destination; set header.dst.partyId (or dstPartyId in the RollSiteHeader)", ErrorStyle.GrpcStatus);
+            return;
+        }
+
+        if (!await AcceptTargetAsync(context, call, party, string.IsNullOrEmpty(role) ? null : role, self, ErrorStyle.GrpcStatus))
+        {
+            return;
+        }
+
+        await _forwarder.ForwardAsync(context, call, table, ErrorStyle.GrpcStatus, addTargetHeaders: false, requireTechProviderCode: false);
+    }
+
+    private async ValueTask<bool> AcceptTargetAsync(HttpContext context, GatewayCall call, string target, string? service, string self, ErrorStyle style)
+    {
+        call.TargetParty = target;
+        if (!RouteTableParser.IsValidId(target))
+        {
+            call.TargetParty = RouteTableParser.Truncate(target);
+            await _forwarder.FailAsync(context, call, GatewayError.BadRequest,
+                $"SiteX gateway {self}: \"{call.TargetParty}\" is not a valid party id (1-128 letters, digits, '.', '_' or '-')", style);
+            return false;
+        }
+
+        call.Service = service ?? RouteTableParser.DefaultKey;
+        if (!RouteTableParser.IsValidId(call.Service))
+        {
+            var shown = RouteTableParser.Truncate(call.Service);
+            call.Service = "invalid";
+            await _forwarder.FailAsync(context, call, GatewayError.BadRequest,
+                $"SiteX gateway {self}: \"{shown}\" is not a valid service name (1-128 letters, digits, '.', '_' or '-')", style);
+            return false;
+        }
+
+        return true;
+    }
+
+    private static string? Header(IHeaderDictionary headers, string name)
+    {
+        var value = headers[name];
+        return value.Count == 0 || string.IsNullOrEmpty(value[0]) ? null : value[0];
+    }
+}

@@ -1,0 +1,227 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using SiteX.Protocol.Eggroll.Proxy;
+using SiteX.Protocol.Eggroll.Transfer;
+
+namespace SiteX.Server.Forwarding;
+
+/// <summary>
+/// Reads only the <c>header</c> (field 1) of the first <c>Packet</c> of a DataTransferService call, without
+/// consuming anything: the forwarder then streams the untouched request, first message included. Memory is bounded
+/// by the header, not by the message (a Packet's body follows its header on the wire).
+/// </summary>
+internal static class PacketHeaderReader
+{
+    public readonly record struct Result(GatewayError Error, string? Message, Metadata? Header);
+
+    public static async ValueTask<Result> PeekAsync(PipeReader reader, int maxHeaderBytes, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var read = await reader.ReadAsync(cancellationToken);
+            var buffer = read.Buffer;
+            var outcome = TryParse(buffer, maxHeaderBytes, out var header, out var error);
+            if (outcome == ParseOutcome.NeedMore && !read.IsCompleted && !read.IsCanceled)
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                continue;
+            }
+
+            reader.AdvanceTo(buffer.Start);
+            return outcome switch
+            {
+                ParseOutcome.Done => new Result(GatewayError.None, null, header),
+                ParseOutcome.NeedMore => new Result(GatewayError.BadRequest, buffer.Length == 0 ? "the call has no Packet" : "the first Packet ends before its header", null),
+                ParseOutcome.TooLarge => new Result(GatewayError.TooLarge, error, null),
+                _ => new Result(GatewayError.BadRequest, error, null),
+            };
+        }
+    }
+
+    internal enum ParseOutcome { Done, NeedMore, Invalid, TooLarge }
+
+    internal static ParseOutcome TryParse(ReadOnlySequence<byte> buffer, int maxHeaderBytes, out Metadata? header, out string? error)
+    {
+        header = null;
+        error = null;
+        if (buffer.Length < 5)
+        {
+            return ParseOutcome.NeedMore;
+        }
+
+        Span<byte> prefix = stackalloc byte[5];
+        buffer.Slice(0, 5).CopyTo(prefix);
+        if (prefix[0] != 0)
+        {
+            error = "the first Packet is compressed; a gateway must read its header, so send it uncompressed";
+            return ParseOutcome.Invalid;
+        }
+
+        var messageLength = BinaryPrimitives.ReadUInt32BigEndian(prefix[1..]);
+        var reader = new SequenceReader<byte>(buffer.Slice(5));
+        long consumed = 0;
+        while (consumed < messageLength)
+        {
+            if (!TryReadVarint(ref reader, out var tag, ref consumed))
+            {
+                return NeedMoreOrTooLarge(reader, maxHeaderBytes, ref error);
+            }
+
+            var field = (int)(tag >> 3);
+            var wireType = (int)(tag & 7);
+            if (field == 0)
+            {
+                error = "the first Packet is not a valid protobuf message (field number 0)";
+                return ParseOutcome.Invalid;
+            }
+
+            switch (wireType)
+            {
+                case 0:
+                    if (!TryReadVarint(ref reader, out _, ref consumed))
+                    {
+                        return NeedMoreOrTooLarge(reader, maxHeaderBytes, ref error);
+                    }
+
+                    break;
+                case 1:
+                case 5:
+                    var fixedSize = wireType == 1 ? 8 : 4;
+                    if (reader.Remaining < fixedSize)
+                    {
+                        return NeedMoreOrTooLarge(reader, maxHeaderBytes, ref error);
+                    }
+
+                    reader.Advance(fixedSize);
+                    consumed += fixedSize;
+                    break;
+                case 2:
+                    if (!TryReadVarint(ref reader, out var length, ref consumed))
+                    {
+                        return NeedMoreOrTooLarge(reader, maxHeaderBytes, ref error);
+                    }
+
+                    if (field == 1)
+                    {
+                        if (length > (ulong)maxHeaderBytes)
+                        {
+                            error = $"the Packet header is {length} bytes, over the {maxHeaderBytes}-byte limit";
+                            return ParseOutcome.TooLarge;
+                        }
+
+                        if (reader.Remaining < (long)length)
+                        {
+                            return ParseOutcome.NeedMore;
+                        }
+
+                        try
+                        {
+                            header = Metadata.Parser.ParseFrom(reader.UnreadSequence.Slice(0, (long)length));
+                            return ParseOutcome.Done;
+                        }
+                        catch (Google.Protobuf.InvalidProtocolBufferException)
+                        {
+                            error = "the Packet header is not a valid Metadata message";
+                            return ParseOutcome.Invalid;
+                        }
+                    }
+
+                    if (length > (ulong)maxHeaderBytes || reader.Consumed + (long)length > maxHeaderBytes)
+                    {
+                        error = "the Packet body comes before its header and is too large to hold; send the header (field 1) first";
+                        return ParseOutcome.TooLarge;
+                    }
+
+                    if (reader.Remaining < (long)length)
+                    {
+                        return ParseOutcome.NeedMore;
+                    }
+
+                    reader.Advance((long)length);
+                    consumed += (long)length;
+                    break;
+                default:
+                    error = $"the first Packet is not a valid protobuf message (wire type {wireType})";
+                    return ParseOutcome.Invalid;
+            }
+        }
+
+        header = new Metadata(); // a Packet without a header: no destination, reported by the caller
+        return ParseOutcome.Done;
+    }
+
+    private static ParseOutcome NeedMoreOrTooLarge(SequenceReader<byte> reader, int maxHeaderBytes, ref string? error)
+    {
+        if (reader.Consumed > maxHeaderBytes)
+        {
+            error = "no Packet header within the size limit";
+            return ParseOutcome.TooLarge;
+        }
+
+        return ParseOutcome.NeedMore;
+    }
+
+    private static bool TryReadVarint(ref SequenceReader<byte> reader, out ulong value, ref long consumed)
+    {
+        value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            if (!reader.TryRead(out var b))
+            {
+                return false;
+            }
+
+            consumed++;
+            value |= (ulong)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The destination of a Packet as OSX reads it: <c>RollSiteHeader.dstPartyId</c> from <c>header.ext</c> when
+    /// set, else <c>header.dst.partyId</c>; the role from <c>RollSiteHeader.dstRole</c> (push) or <c>dst.role</c>.
+    /// </summary>
+    public static bool TryGetDestination(Metadata header, bool isPush, out string? party, out string? role, out string? sourceParty, out string? error)
+    {
+        party = header.Dst?.PartyId;
+        role = header.Dst?.Role;
+        sourceParty = header.Src?.PartyId;
+        error = null;
+        if (!header.Ext.IsEmpty)
+        {
+            RollSiteHeader rollSite;
+            try
+            {
+                rollSite = RollSiteHeader.Parser.ParseFrom(header.Ext);
+            }
+            catch (Google.Protobuf.InvalidProtocolBufferException)
+            {
+                error = "invalid rollSiteHeader in Packet.header.ext";
+                return false;
+            }
+
+            if (!string.IsNullOrEmpty(rollSite.DstPartyId))
+            {
+                party = rollSite.DstPartyId;
+            }
+
+            if (isPush && !string.IsNullOrEmpty(rollSite.DstRole))
+            {
+                role = rollSite.DstRole;
+            }
+
+            if (string.IsNullOrEmpty(sourceParty) && !string.IsNullOrEmpty(rollSite.SrcPartyId))
+            {
+                sourceParty = rollSite.SrcPartyId;
+            }
+        }
+
+        return true;
+    }
+}

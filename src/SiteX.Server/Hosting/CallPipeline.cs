@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using SiteX.Server.Diagnostics;
+using SiteX.Server.Forwarding;
+
+namespace SiteX.Server.Hosting;
+
+/// <summary>
+/// Wraps every call on a data plane: sets the <see cref="IGatewayRequestFeature"/>, catches anything unexpected (the
+/// caller gets a generic error, the details stay in the local log), then records metrics and the access log line.
+/// </summary>
+internal sealed class CallPipeline(GrpcPlane grpcPlane, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
+{
+    public async Task HandleGrpcAsync(HttpContext context)
+    {
+        var call = new GatewayCall("GRPC", "MSG_REDIRECT");
+        context.Features.Set<IGatewayRequestFeature>(call);
+        metrics.CallStarted();
+        try
+        {
+            await grpcPlane.HandleAsync(context, call);
+        }
+        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested)
+        {
+            call.Error = GatewayError.Canceled;
+            ForwardingLog.CallerAborted(logger, context.Request.Path.Value ?? "", ex);
+        }
+        catch (Exception ex)
+        {
+            ForwardingLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
+            await ErrorResponder.WriteAsync(context, call, GatewayError.Internal, "SiteX gateway: internal error; the gateway's log has the details", ErrorResponder.StyleFor(context, context.Request.Path.Value ?? ""));
+        }
+        finally
+        {
+            call.StatusCode ??= FinalStatus(context);
+            metrics.CallEnded(call);
+            accessLog.Write(call);
+        }
+    }
+
+    /// <summary>The gRPC status from trailers (or a trailers-only response), else the HTTP status.</summary>
+    private static string FinalStatus(HttpContext context)
+    {
+        var trailers = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
+        if (trailers is not null && trailers.TryGetValue("grpc-status", out var status) && status.Count > 0)
+        {
+            return status[0]!;
+        }
+
+        if (context.Response.Headers.TryGetValue("grpc-status", out status) && status.Count > 0)
+        {
+            return status[0]!;
+        }
+
+        return context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,160 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using SiteX.Server.Admin;
+using SiteX.Server.Configuration;
+using SiteX.Server.Diagnostics;
+using SiteX.Server.Forwarding;
+using SiteX.Server.Routing;
+
+namespace SiteX.Server.Hosting;
+
+/// <summary>
+/// One SiteX gateway: Kestrel listeners, the route registry, forwarding, metrics and the access log. The same type
+/// runs in <c>sitex serve</c>, in in-process tests and in benchmarks.
+/// </summary>
+public sealed class SiteXServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ListenerInfo _listeners;
+
+    private SiteXServer(WebApplication app, ListenerInfo listeners)
+    {
+        _app = app;
+        _listeners = listeners;
+    }
+
+    /// <summary>Builds a gateway. The route table is loaded here: a bad table throws <see cref="RouteTableException"/>
+    /// and no port is opened.</summary>
+    public static SiteXServer Create(SiteXOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        ValidateOptions(options);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "SiteX" });
+        if (configureLogging is not null)
+        {
+            builder.Logging.ClearProviders();
+            configureLogging(builder.Logging);
+        }
+
+        var listeners = new ListenerInfo();
+        builder.Services.AddSingleton(listeners);
+        builder.Services.AddSiteX(options);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.MinRequestBodyDataRate = null;
+            kestrel.Limits.MinResponseDataRate = null;
+            kestrel.Limits.KeepAliveTimeout = options.IdleTimeout;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
+            kestrel.Limits.Http2.KeepAlivePingDelay = options.KeepAlivePingDelay;
+            kestrel.Limits.Http2.KeepAlivePingTimeout = options.KeepAlivePingTimeout;
+            kestrel.Listen(ParseAddress(options.Bind, nameof(options.Bind)), options.GrpcPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                listeners.Grpc = listen;
+            });
+            kestrel.Listen(ParseAddress(options.AdminBind, nameof(options.AdminBind)), options.AdminPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listeners.Admin = listen;
+            });
+        });
+
+        var app = builder.Build();
+        app.Services.GetRequiredService<RouteTableManager>().InitialLoad();
+
+        var pipeline = app.Services.GetRequiredService<CallPipeline>();
+        app.MapWhen(context => context.Connection.LocalPort == listeners.AdminPort, admin =>
+        {
+            admin.UseOpenTelemetryPrometheusScrapingEndpoint();
+            AdminEndpoints.Map(admin);
+        });
+        app.Run(pipeline.HandleGrpcAsync);
+        return new SiteXServer(app, listeners);
+    }
+
+    public IServiceProvider Services => _app.Services;
+
+    public RouteTableManager Routes => _app.Services.GetRequiredService<RouteTableManager>();
+
+    public SiteXOptions Options => _app.Services.GetRequiredService<IOptions<SiteXOptions>>().Value;
+
+    /// <summary>The bound intra-site gRPC port (after <see cref="StartAsync"/>).</summary>
+    public int GrpcPort => _listeners.GrpcPort;
+
+    /// <summary>The bound admin port (after <see cref="StartAsync"/>).</summary>
+    public int AdminPort => _listeners.AdminPort;
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    /// <summary>Completes when the host shuts down (SIGTERM, Ctrl+C or <see cref="StopAsync"/>).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+    }
+
+    private static void ValidateOptions(SiteXOptions options)
+    {
+        var errors = new List<string>();
+        if (options.SelfParties.Count == 0 || options.SelfParties.Any(p => !RouteTableParser.IsValidId(p)))
+        {
+            errors.Add("SelfParties: list at least one party id (1-128 letters, digits, '.', '_' or '-'), e.g. --self-party 9999");
+        }
+
+        if (options.GrpcPort is < 0 or > 65535)
+        {
+            errors.Add($"GrpcPort: {options.GrpcPort} is not a TCP port; use 0-65535");
+        }
+
+        if (options.AdminPort is < 0 or > 65535)
+        {
+            errors.Add($"AdminPort: {options.AdminPort} is not a TCP port; use 0-65535");
+        }
+
+        if (options.GrpcPort != 0 && options.GrpcPort == options.AdminPort)
+        {
+            errors.Add($"GrpcPort and AdminPort are both {options.GrpcPort}; give each its own port");
+        }
+
+        if (options.MaxHops < 1)
+        {
+            errors.Add("MaxHops: must be at least 1");
+        }
+
+        if (!IPAddress.TryParse(options.Bind, out _) && options.Bind != "localhost")
+        {
+            errors.Add($"Bind: \"{options.Bind}\" is not an IP address; use e.g. 0.0.0.0, 127.0.0.1 or ::");
+        }
+
+        if (!IPAddress.TryParse(options.AdminBind, out _) && options.AdminBind != "localhost")
+        {
+            errors.Add($"AdminBind: \"{options.AdminBind}\" is not an IP address; use e.g. 127.0.0.1");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new OptionsValidationException(nameof(SiteXOptions), typeof(SiteXOptions), errors);
+        }
+    }
+
+    private static IPAddress ParseAddress(string text, string setting) =>
+        text == "localhost" ? IPAddress.Loopback
+        : IPAddress.TryParse(text, out var address) ? address
+        : throw new OptionsValidationException(setting, typeof(SiteXOptions), [$"{setting}: \"{text}\" is not an IP address"]);
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using SiteX.Server.Configuration;
+using SiteX.Server.Diagnostics;
+using SiteX.Server.Forwarding;
+using SiteX.Server.Hosting;
+using SiteX.Server.Routing;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers SiteX's services. Everything is added with <c>TryAdd</c>, so a host can replace a part.</summary>
+public static class SiteXServiceCollectionExtensions
+{
+    public static IServiceCollection AddSiteX(this IServiceCollection services, SiteXOptions options)
+    {
+        services.TryAddSingleton<IOptions<SiteXOptions>>(Microsoft.Extensions.Options.Options.Create(options));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<GatewayMetrics>();
+        services.TryAddSingleton<RouteTableManager>();
+        services.TryAddSingleton<GatewayIdentity>();
+        services.TryAddSingleton<NextHopClientPool>();
+        services.TryAddSingleton<CallForwarder>();
+        services.TryAddSingleton<GrpcPlane>();
+        services.TryAddSingleton<CallPipeline>();
+        services.TryAddSingleton<AccessLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
+        services.AddHttpForwarder();
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter());
+        return services;
+    }
+}

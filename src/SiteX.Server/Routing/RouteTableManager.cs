@@ -1,0 +1,219 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SiteX.Server.Configuration;
+using SiteX.Server.Diagnostics;
+
+namespace SiteX.Server.Routing;
+
+/// <summary>
+/// Owns the current <see cref="RouteTable"/>: loads it, validates every edit, swaps accepted ones atomically and
+/// keeps the last good table when an edit is bad. A route table file is watched with file-change notification
+/// (no polling), including editors that save through a temporary file and a rename.
+/// </summary>
+public sealed class RouteTableManager : IDisposable
+{
+    private readonly SiteXOptions _options;
+    private readonly ILogger<RouteTableManager> _logger;
+    private readonly GatewayMetrics _metrics;
+    private readonly Lock _applyLock = new();
+    private readonly string? _path;
+    private FileSystemWatcher? _watcher;
+    private volatile RouteTable _current;
+    private byte[] _lastHash = [];
+    private int _reloadScheduled;
+    private long _version;
+
+    public RouteTableManager(IOptions<SiteXOptions> options, ILogger<RouteTableManager> logger, GatewayMetrics metrics)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _metrics = metrics;
+        _path = string.IsNullOrWhiteSpace(_options.RouteTable) ? null : Path.GetFullPath(_options.RouteTable);
+        _current = RouteTable.Create(RouteTableConfig.Empty, _options.SelfParties, 0, "embedded defaults");
+    }
+
+    /// <summary>The table serving traffic now. Read it once per request.</summary>
+    public RouteTable Current => _current;
+
+    /// <summary>The errors of the last rejected edit, or empty when the last edit was accepted.</summary>
+    public IReadOnlyList<RouteTableError> LastErrors { get; private set; } = [];
+
+    /// <summary>Raised after a new table has been swapped in.</summary>
+    public event Action<RouteTable>? Changed;
+
+    /// <summary>The watched file, or null when the table is the embedded (empty) default.</summary>
+    public string? FilePath => _path;
+
+    /// <summary>Loads the configured file. Throws <see cref="RouteTableException"/> on a bad table: a bad first
+    /// table must not start a gateway.</summary>
+    public void InitialLoad()
+    {
+        if (_path is null)
+        {
+            RouteTableLog.UsingEmbeddedDefaults(_logger, string.Join(",", _options.SelfParties));
+            return;
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(_path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new RouteTableException(_path, [new RouteTableError("", $"cannot read the file: {ex.Message}")]);
+        }
+
+        var config = RouteTableParser.Parse(text, out var errors);
+        if (config is null)
+        {
+            throw new RouteTableException(_path, errors);
+        }
+
+        Apply(config, _path, Hash(text));
+        StartWatching();
+    }
+
+    /// <summary>Validates and applies a table given as JSON text (admin API, tests).</summary>
+    public bool TryApply(string json, string source, out IReadOnlyList<RouteTableError> errors)
+    {
+        var config = RouteTableParser.Parse(json, out errors);
+        if (config is null)
+        {
+            Reject(source, errors);
+            return false;
+        }
+
+        Apply(config, source, Hash(json));
+        return true;
+    }
+
+    /// <summary>Re-reads the watched file now. Returns false (keeping the current table) when it is bad.</summary>
+    public bool ReloadFromFile()
+    {
+        if (_path is null)
+        {
+            return false;
+        }
+
+        string text;
+        try
+        {
+            text = ReadShared(_path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Mid-rename or deleted: the next notification retries; the current table keeps serving.
+            RouteTableLog.ReloadReadFailed(_logger, _path, ex.Message);
+            return false;
+        }
+
+        var hash = Hash(text);
+        if (hash.AsSpan().SequenceEqual(_lastHash))
+        {
+            return true; // a spurious event: the content did not change
+        }
+
+        var config = RouteTableParser.Parse(text, out var errors);
+        if (config is null)
+        {
+            Reject(_path, errors);
+            _lastHash = hash;
+            return false;
+        }
+
+        Apply(config, _path, hash);
+        return true;
+    }
+
+    private void Apply(RouteTableConfig config, string source, byte[] hash)
+    {
+        lock (_applyLock)
+        {
+            var table = RouteTable.Create(config, _options.SelfParties, Interlocked.Increment(ref _version), source);
+            _current = table;
+            _lastHash = hash;
+            LastErrors = [];
+            _metrics.RouteTableReloaded(success: true, table.Version);
+            if (config.SelfParties is null && config.Format == RouteTableFormat.Osx && _path is not null)
+            {
+                RouteTableLog.NoSelfPartyInTable(_logger, source, string.Join(",", _options.SelfParties));
+            }
+
+            RouteTableLog.Applied(_logger, table.Version, source, table.PartyCount, table.RuleCount, string.Join(",", table.SelfPartyList));
+        }
+
+        Changed?.Invoke(_current);
+    }
+
+    private void Reject(string source, IReadOnlyList<RouteTableError> errors)
+    {
+        LastErrors = errors;
+        _metrics.RouteTableReloaded(success: false, _current.Version);
+        RouteTableLog.Rejected(_logger, source, errors.Count, _current.Version, string.Join("; ", errors));
+    }
+
+    private void StartWatching()
+    {
+        var directory = Path.GetDirectoryName(_path)!;
+        var watcher = new FileSystemWatcher(directory)
+        {
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+            IncludeSubdirectories = false,
+        };
+        watcher.Changed += OnFileEvent;
+        watcher.Created += OnFileEvent;
+        watcher.Renamed += OnFileEvent;
+        watcher.Error += (_, e) =>
+        {
+            RouteTableLog.WatcherError(_logger, _path!, e.GetException().Message);
+            ScheduleReload();
+        };
+        watcher.EnableRaisingEvents = true;
+        _watcher = watcher;
+    }
+
+    private void OnFileEvent(object sender, FileSystemEventArgs e)
+    {
+        if (string.Equals(e.FullPath, _path, StringComparison.Ordinal))
+        {
+            ScheduleReload();
+        }
+    }
+
+    /// <summary>Coalesces a burst of events (truncate + write + close) into one reload shortly after the last.</summary>
+    private void ScheduleReload()
+    {
+        if (Interlocked.Exchange(ref _reloadScheduled, 1) == 1)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(_options.RouteTableReloadDelay).ConfigureAwait(false);
+            Volatile.Write(ref _reloadScheduled, 0);
+            try
+            {
+                ReloadFromFile();
+            }
+            catch (Exception ex)
+            {
+                RouteTableLog.ReloadReadFailed(_logger, _path!, ex.Message);
+            }
+        });
+    }
+
+    private static string ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+
+    private static byte[] Hash(string text) => SHA256.HashData(Encoding.UTF8.GetBytes(text));
+
+    public void Dispose() => _watcher?.Dispose();
+}
