@@ -101,7 +101,7 @@ public sealed class RouteTableParserTests
         Assert.Equal("10.0.0.100:9370", match.Group.Pick().Display);
         Assert.True(table.TryLookup("9999", "fateflow", null, out var local));
         Assert.False(local.ViaDefaultParty);
-        Assert.Equal("{\"default_allow\": true}", config!.ExtraJson["permission"].Replace("\r", "", StringComparison.Ordinal));
+        Assert.Equal("{ \"default_allow\": true }", config!.ExtraJson["permission"]);
     }
 
     [Fact]
