@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Routing log events, ids 1000-1099. Next free id: 1007.</summary>
+/// <summary>Routing log events, ids 1000-1099. Next free id: 1006.</summary>
 internal static partial class RouteTableLog
 {
     [LoggerMessage(1000, LogLevel.Information, "Route table version {Version} applied from {Source}: {Parties} parties, {Rules} rules, self parties {SelfParties}", EventName = "RouteTableApplied")]
