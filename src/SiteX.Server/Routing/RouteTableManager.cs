@@ -43,6 +43,9 @@ public sealed class RouteTableManager : IDisposable
     /// <summary>Raised after a new table has been swapped in.</summary>
     public event Action<RouteTable>? Changed;
 
+    /// <summary>Raised after an edit was rejected; the current table keeps serving.</summary>
+    public event Action<IReadOnlyList<RouteTableError>>? EditRejected;
+
     /// <summary>The watched file, or null when the table is the embedded (empty) default.</summary>
     public string? FilePath => _path;
 
@@ -153,6 +156,7 @@ public sealed class RouteTableManager : IDisposable
         LastErrors = errors;
         _metrics.RouteTableReloaded(success: false, _current.Version);
         RouteTableLog.Rejected(_logger, source, errors.Count, _current.Version, string.Join("; ", errors));
+        EditRejected?.Invoke(errors);
     }
 
     private void StartWatching()
