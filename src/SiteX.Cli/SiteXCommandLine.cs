@@ -11,6 +11,7 @@ internal static class SiteXCommandLine
         var root = new RootCommand("SiteX: a cross-site service exchange for federated learning, wire-compatible with FATE's OSX.");
         root.Subcommands.Add(ServeCommand.Create(output, error));
         root.Subcommands.Add(RoutesCommand.Create(output, error));
+        root.Subcommands.Add(DemoCommand.Create(output, error));
         return root;
     }
 }
