@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
 using SiteX.Protocol;
@@ -110,6 +112,40 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         var (grpcPort, _) = SiteXProcess.ParseReadyPorts(ready);
         Assert.NotEqual(9370, grpcPort);
         Assert.InRange(grpcPort, 1, 65535);
+    }
+
+    [Fact]
+    public async Task Serve_DataDirIsAFile_ExitsOneNamingTheDataDirNotThePorts()
+    {
+        // Arrange
+        var notADirectory = WriteFile("data", "a file where the data directory should be");
+
+        // Act
+        var process = StartSitex("serve", ["serve", "--data-dir", notADirectory, .. s_loopbackFreePorts]);
+        var exitCode = await process.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, process.Describe());
+        Assert.Contains("check --data-dir", process.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("--grpc-port", process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_GrpcPortInUse_ExitsOneNamingThePortOptions()
+    {
+        // Arrange
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        // Act
+        var process = StartSitex("serve", ["serve", "--grpc-port", port, "--admin-port", "0", "--bind", "127.0.0.1"]);
+        var exitCode = await process.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, process.Describe());
+        Assert.Contains("already in use", process.StandardError, StringComparison.Ordinal);
+        Assert.Contains($"(gRPC port {port}, admin port 0; choose others with --grpc-port/--admin-port", process.StandardError, StringComparison.Ordinal);
     }
 
     private async Task<RunningSite> StartSiteAsync(string name, string routeTable)
