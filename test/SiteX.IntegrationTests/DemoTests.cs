@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using SiteX.Cli.Commands;
 using Xunit.Abstractions;
 
@@ -29,5 +31,24 @@ public sealed class DemoTests(ITestOutputHelper output) : ProcessTestBase(output
         Assert.True(File.Exists(Path.Combine(dataDir, "site-10000", "route_table.json")), "site 10000's route table file");
         Assert.Contains("Stopped.", stdout, StringComparison.Ordinal);
         Assert.Equal("", process.StandardError);
+    }
+
+    [Fact]
+    public async Task Demo_PortInUse_ExitsOneNamingThePortAndTheOption()
+    {
+        // Arrange
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        // Act
+        var process = StartSitex("demo", ["demo", "--port-a", port, "--port-b", "0", "--data-dir", Temp.Combine("demo-data")]);
+        var exitCode = await process.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, process.Describe());
+        Assert.Contains($"port {port} (--port-a, site 9999's gRPC port) is already in use", process.StandardError, StringComparison.Ordinal);
+        Assert.Contains("--port-a 0", process.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain(DemoCommand.ReadyLine, process.StandardOutput, StringComparison.Ordinal);
     }
 }

@@ -1,11 +1,15 @@
 using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 using SiteX.Samples;
 using SiteX.Server.Configuration;
 using SiteX.Server.Hosting;
+using SiteX.Server.Routing;
 
 namespace SiteX.Cli.Commands;
 
@@ -65,15 +69,35 @@ internal static class DemoCommand
         var siteA = new DemoSite(PartyA, Path.Combine(dataDir, "site-" + PartyA), settings.PortA, settings.AdminPortA, "--port-a", "--admin-port-a");
         var siteB = new DemoSite(PartyB, Path.Combine(dataDir, "site-" + PartyB), settings.PortB, settings.AdminPortB, "--port-b", "--admin-port-b");
 
+        // Check the fixed ports up front, so a second demo says at once which ones are taken (not one per attempt).
+        var busy = new[] { siteA, siteB }.SelectMany(s => s.RequestedPorts()).Where(p => p.Port != 0 && !IsFree(p.Port)).ToList();
+        if (busy.Count > 0)
+        {
+            foreach (var (port, option, what) in busy)
+            {
+                await error.WriteLineAsync($"sitex demo: {DemoSite.InUse(port, option, what)}");
+            }
+
+            return 1;
+        }
+
         await using var sample = await SampleHost.StartAsync(new SampleHostOptions { Name = $"echo@{PartyB}" }, cancellationToken);
-        await DemoRouteTables.WriteAsync(siteB.TablePath, DemoRouteTables.ForSiteB(PartyB, sample.Port), cancellationToken);
+        if (!await TryWriteTableAsync(siteB.TablePath, DemoRouteTables.ForSiteB(PartyB, sample.Port), error, cancellationToken))
+        {
+            return 1;
+        }
+
         await using var serverB = await StartSiteAsync(siteB, settings.Verbose, error, cancellationToken);
         if (serverB is null)
         {
             return 1;
         }
 
-        await DemoRouteTables.WriteAsync(siteA.TablePath, DemoRouteTables.ForSiteA(PartyA, PartyB, serverB.GrpcPort), cancellationToken);
+        if (!await TryWriteTableAsync(siteA.TablePath, DemoRouteTables.ForSiteA(PartyA, PartyB, serverB.GrpcPort), error, cancellationToken))
+        {
+            return 1;
+        }
+
         await using var serverA = await StartSiteAsync(siteA, settings.Verbose, error, cancellationToken);
         if (serverA is null)
         {
@@ -100,6 +124,20 @@ internal static class DemoCommand
         return 0;
     }
 
+    private static async Task<bool> TryWriteTableAsync(string path, string json, TextWriter error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DemoRouteTables.WriteAsync(path, json, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (StartFailure.IsEnvironmental(ex))
+        {
+            await error.WriteLineAsync($"sitex demo: cannot write the route table {path}: {ex.Message} (check --data-dir)");
+            return false;
+        }
+    }
+
     private static async Task<SiteXServer?> StartSiteAsync(DemoSite site, bool verbose, TextWriter error, CancellationToken cancellationToken)
     {
         var options = new SiteXOptions
@@ -119,7 +157,7 @@ internal static class DemoCommand
         {
             server = SiteXServer.Create(options, logging => ConfigureLogging(logging, verbose));
         }
-        catch (Exception ex) when (ex is SiteX.Server.Routing.RouteTableException or Microsoft.Extensions.Options.OptionsValidationException)
+        catch (Exception ex) when (ex is RouteTableException or OptionsValidationException)
         {
             await error.WriteLineAsync($"sitex demo: cannot start site {site.Party}: {ex.Message}");
             return null;
@@ -130,10 +168,11 @@ internal static class DemoCommand
             await server.StartAsync(cancellationToken);
             return server;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (StartFailure.IsEnvironmental(ex))
         {
             await server.DisposeAsync();
-            await error.WriteLineAsync($"sitex demo: cannot start site {site.Party}: {site.DescribeBindFailure(ex)}");
+            var reason = StartFailure.IsBindFailure(ex) ? site.DescribeBindFailure(ex) : $"cannot start site {site.Party}: {ex.Message} (check --data-dir)";
+            await error.WriteLineAsync($"sitex demo: {reason}");
             return null;
         }
     }
@@ -146,6 +185,9 @@ internal static class DemoCommand
             // The tour prints every call's outcome itself; a refused connection need not add two stack traces.
             logging.AddFilter("Yarp", LogLevel.Error);
             logging.AddFilter("SiteX.Server.Forwarding", LogLevel.Error);
+
+            // A failed start (a port in use) is explained by the demo in one line, without the host's stack trace.
+            logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         }
 
         logging.AddSimpleConsole(console =>
@@ -165,6 +207,21 @@ internal static class DemoCommand
         using var b = serverB.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopping.TrySetResult());
         using var c = cancellationToken.Register(() => stopping.TrySetResult());
         await stopping.Task;
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            socket.Listen();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     /// <summary>How the user ran this command, so printed commands can be pasted as they are.</summary>

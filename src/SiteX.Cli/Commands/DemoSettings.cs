@@ -30,7 +30,7 @@ internal sealed record DemoSettings
         var clash = ports.Where(p => p.Port != 0).GroupBy(p => p.Port).FirstOrDefault(g => g.Count() > 1);
         if (clash is not null)
         {
-            return $"{string.Join(" and ", clash.Select(p => p.Name))} are all {clash.Key}; give each its own port (or 0 for a free one)";
+            return $"{string.Join(" and ", clash.Select(p => p.Name))} are {(clash.Count() == 2 ? "both" : "all")} {clash.Key}; give each its own port (or 0 for a free one)";
         }
 
         return string.IsNullOrWhiteSpace(DataDir) ? "--data-dir must not be empty" : null;

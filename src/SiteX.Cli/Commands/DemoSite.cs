@@ -17,20 +17,30 @@ internal sealed class DemoSite(string party, string dataDir, int grpcPort, int a
 
     public string FlowLogPath => Path.Combine(DataDir, "logs", "flow.log");
 
+    /// <summary>The ports this site asked for (0: any free port), with the option that sets each.</summary>
+    public IEnumerable<(int Port, string Option, string What)> RequestedPorts()
+    {
+        yield return (GrpcPort, grpcPortOption, $"site {Party}'s gRPC port");
+        yield return (AdminPort, adminPortOption, $"site {Party}'s admin port");
+    }
+
     /// <summary>Says which port could not be bound and how to choose another.</summary>
-    public string DescribeBindFailure(IOException exception)
+    public string DescribeBindFailure(Exception exception)
     {
         // Kestrel: "Failed to bind to address http://127.0.0.1:9370: address already in use."
-        var inUse = exception.Message.Contains("in use", StringComparison.OrdinalIgnoreCase);
-        var (option, port, what) = AdminPort != 0 && exception.Message.Contains($":{AdminPort}:", StringComparison.Ordinal)
-            ? (adminPortOption, AdminPort, "admin port")
-            : (grpcPortOption, GrpcPort, "gRPC port");
-        if (port == 0)
+        foreach (var (port, option, what) in RequestedPorts())
         {
-            return exception.Message;
+            if (port != 0 && exception.Message.Contains($":{port}:", StringComparison.Ordinal))
+            {
+                return exception.Message.Contains("in use", StringComparison.OrdinalIgnoreCase)
+                    ? InUse(port, option, what)
+                    : $"port {port} ({option}, {what}) cannot be opened: {exception.Message}";
+            }
         }
 
-        var reason = inUse ? "is already in use (another sitex demo or sitex serve?)" : $"cannot be opened ({exception.Message})";
-        return $"{what} {port} {reason}. Pick another with {option} <port>, or {option} 0 for any free port.";
+        return exception.Message;
     }
+
+    public static string InUse(int port, string option, string what) =>
+        $"port {port} ({option}, {what}) is already in use, perhaps by another sitex demo or sitex serve. Pick another with {option} <port>, or {option} 0 for any free port.";
 }
