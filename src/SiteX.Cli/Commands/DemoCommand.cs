@@ -31,11 +31,11 @@ internal static class DemoCommand
 
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var portA = new Option<int>("--port-a") { Description = "gRPC port of site 9999, where the demo sends its calls; 0 picks a free port", DefaultValueFactory = _ => 9370 };
-        var portB = new Option<int>("--port-b") { Description = "gRPC port of site 10000; 0 picks a free port", DefaultValueFactory = _ => 9371 };
-        var adminPortA = new Option<int>("--admin-port-a") { Description = "Admin port (/metrics, /healthz) of site 9999; default 0, a free port", DefaultValueFactory = _ => 0 };
-        var adminPortB = new Option<int>("--admin-port-b") { Description = "Admin port of site 10000; default 0, a free port", DefaultValueFactory = _ => 0 };
-        var dataDir = new Option<string>("--data-dir") { Description = "Where the route tables and access logs go (one folder per site)", DefaultValueFactory = _ => Path.Combine(".", "data", "demo") };
+        var portA = new Option<int>("--port-a") { Description = "gRPC port of site 9999, where the demo sends its calls; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 9370 };
+        var portB = new Option<int>("--port-b") { Description = "gRPC port of site 10000; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 9371 };
+        var adminPortA = new Option<int>("--admin-port-a") { Description = "Admin port (/metrics, /healthz) of site 9999; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 0 };
+        var adminPortB = new Option<int>("--admin-port-b") { Description = "Admin port of site 10000; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 0 };
+        var dataDir = new Option<string>("--data-dir") { Description = "Where the route tables and access logs go (one folder per site)", HelpName = "dir", DefaultValueFactory = _ => Path.Combine(".", "data", "demo") };
         var verbose = new Option<bool>("--verbose") { Description = "Also show the gateways' informational logs" };
         var command = new Command("demo", "Start two gateways (site 9999 and site 10000) and an Echo sample service in one process, send calls through them and keep serving until Ctrl+C.")
         {
