@@ -87,7 +87,9 @@ internal sealed class DemoTour : IAsyncDisposable
         var w = _output;
         var admin = $"http://127.0.0.1:{_serverA.AdminPort}";
         await w.WriteLineAsync("Try next (copy and paste):");
-        await w.WriteLineAsync($"  curl {admin}/metrics          # site {_siteA.Party}'s Prometheus metrics (sitex_requests_total, ...)");
+        // Both hosts' "SiteX" meters live in one process and OpenTelemetry listens by meter name, so each /metrics
+        // shows both sites' series; say so rather than let the numbers look doubled.
+        await w.WriteLineAsync($"  curl {admin}/metrics          # Prometheus metrics; in this one-process demo both sites' series show up here");
         await w.WriteLineAsync($"  curl {admin}/healthz          # its route table version and self parties");
         await w.WriteLineAsync($"  tail -f {_siteA.FlowLogPath}  # one line per call, OSX flow.log format");
         await w.WriteLineAsync($"  {cli} routes validate {_siteB.TablePath}");
