@@ -1,3 +1,3 @@
 using SiteX.Cli;
 
-return await SiteXCommandLine.Build(Console.Out, Console.Error).Parse(args).InvokeAsync();
+return await SiteXCommandLine.InvokeAsync(args, Console.Out, Console.Error);

@@ -11,6 +11,22 @@ internal static class SiteXCommandLine
         var root = new RootCommand("SiteX: a cross-site service exchange for federated learning, wire-compatible with FATE's OSX.");
         root.Subcommands.Add(ServeCommand.Create(output, error));
         root.Subcommands.Add(RoutesCommand.Create(output, error));
+        root.Subcommands.Add(DemoCommand.Create(output, error));
         return root;
     }
+
+    /// <summary>Parses and runs <paramref name="args"/> the way the <c>sitex</c> executable does.</summary>
+    /// <remarks>
+    /// SIGTERM and Ctrl+C belong to the gateway hosts: they stop accepting calls and drain those in flight for up to
+    /// <c>ShutdownTimeout</c> (30 s by default). System.CommandLine's own handler is switched off
+    /// (<c>ProcessTerminationTimeout = null</c>): it would return exit code 143 or 130 two seconds after the signal,
+    /// ending the process with calls still draining.
+    /// </remarks>
+    public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error) =>
+        Build(output, error).Parse(args).InvokeAsync(new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            ProcessTerminationTimeout = null,
+        });
 }

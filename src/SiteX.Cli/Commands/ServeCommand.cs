@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using SiteX.Server.Configuration;
 using SiteX.Server.Hosting;
@@ -57,9 +56,12 @@ internal static class ServeCommand
             {
                 await server.StartAsync(cancellationToken);
             }
-            catch (IOException ex) when (ex.InnerException is SocketException or null || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            catch (Exception ex) when (StartFailure.IsEnvironmental(ex))
             {
-                await error.WriteLineAsync($"sitex: cannot start: {ex.Message} (gRPC port {options.GrpcPort}, admin port {options.AdminPort}; choose others with --grpc-port/--admin-port)");
+                var hint = StartFailure.IsBindFailure(ex)
+                    ? $"gRPC port {options.GrpcPort}, admin port {options.AdminPort}; choose others with --grpc-port/--admin-port, 0 picks a free port"
+                    : $"data directory {Path.GetFullPath(options.DataDir)}; check --data-dir and --access-log name a writable directory";
+                await error.WriteLineAsync($"sitex: cannot start: {ex.Message} ({hint})");
                 return 1;
             }
 

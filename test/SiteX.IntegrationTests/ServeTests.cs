@@ -1,0 +1,177 @@
+using System.Net;
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Net.Client;
+using SiteX.Protocol;
+using SiteX.Samples;
+using SiteX.Samples.V1;
+using SiteX.Tests.Common;
+using Xunit.Abstractions;
+
+namespace SiteX.IntegrationTests;
+
+/// <summary><c>sitex serve</c> as a real process: forwarding through two processes, SIGTERM, bad input.</summary>
+public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(output)
+{
+    private static readonly string[] s_loopbackFreePorts = ["--grpc-port", "0", "--admin-port", "0", "--bind", "127.0.0.1"];
+
+    [Fact]
+    public async Task Serve_TwoSitesAndSample_CallReachesSampleThroughBothProcesses()
+    {
+        // Arrange: sample <- site 10000 <- site 9999.
+        await using var sample = await SampleHost.StartAsync("echo@10000");
+        var siteB = await StartSiteAsync("site-10000", RouteTables.Local("10000", "echo", sample.Port));
+        var siteA = await StartSiteAsync("site-9999", RouteTables.ToPeer("9999", "10000", siteB.GrpcPort));
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{siteA.GrpcPort}");
+        var client = new Echo.EchoClient(channel);
+
+        // Act
+        var reply = await client.UnaryAsync(
+            new EchoRequest { Text = "across two processes", EchoMetadata = true },
+            Targeting("10000", "echo"),
+            DateTime.UtcNow.AddSeconds(30));
+
+        // Assert
+        Assert.Equal("across two processes", reply.Text);
+        Assert.Equal("echo@10000", reply.ServedBy);
+        Assert.Equal("2", reply.Metadata[SiteXHeaders.Hops]);
+        var via = reply.Metadata[SiteXHeaders.Via].Split(',');
+        Assert.Collection(via, a => Assert.StartsWith("9999#", a, StringComparison.Ordinal), b => Assert.StartsWith("10000#", b, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(1500)]
+    [InlineData(3500)] // longer than System.CommandLine's default 2 s grace for SIGTERM, which would end the process early
+    public async Task Serve_SigtermDuringSlowCall_CallCompletesAndExitCodeIsZero(int delayMs)
+    {
+        // Arrange
+        await using var sample = await SampleHost.StartAsync("echo@10000");
+        var site = await StartSiteAsync("site-10000", RouteTables.Local("10000", "echo", sample.Port));
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{site.GrpcPort}");
+        var client = new Echo.EchoClient(channel);
+        var call = client.UnaryAsync(new EchoRequest { Text = "slow", DelayMs = delayMs }, Targeting("10000", "echo"), DateTime.UtcNow.AddSeconds(60));
+        await WaitUntilAsync(() => sample.Observer.CallsStarted == 1, "the slow call to reach the sample");
+
+        // Act
+        site.Process.Terminate();
+        var reply = await call.ResponseAsync.DefaultTimeout();
+        var exitCode = await site.Process.WaitForExitAsync();
+
+        // Assert
+        Assert.Equal("slow", reply.Text);
+        Assert.True(exitCode == 0, $"exit code {exitCode}{Environment.NewLine}{site.Process.Describe()}");
+    }
+
+    [Fact]
+    public async Task Serve_BrokenRouteTable_ExitsOneAndNamesTheFieldPath()
+    {
+        // Arrange
+        var table = WriteFile("bad.json", """
+            {
+              "self_party": ["9999"],
+              "route_table": { "10000": { "default": [{ "ip": "10.0.0.2", "port": 70000 }] } }
+            }
+            """);
+
+        // Act
+        var process = StartSitex("serve", ["serve", "--route-table", table, .. s_loopbackFreePorts]);
+        var exitCode = await process.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, process.Describe());
+        Assert.Contains("route_table.10000.default[0].port", process.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("SiteX ready", process.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_ConfigFileWithUnknownKey_ExitsTwoAndNamesTheKey()
+    {
+        // Arrange
+        var config = WriteFile("cfg.json", """{ "grpcPort": 0, "adminProt": 0 }""");
+
+        // Act
+        var process = StartSitex("serve", ["serve", "--config", config, .. s_loopbackFreePorts]);
+        var exitCode = await process.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 2, process.Describe());
+        Assert.Contains("\"adminProt\" is not a SiteX setting", process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_GrpcPortFromEnvironment_IsHonoured()
+    {
+        // Arrange: only the environment says port 0; the default would be 9370.
+        var environment = new Dictionary<string, string> { ["SITEX_GRPCPORT"] = "0" };
+
+        // Act
+        var process = StartSitex("serve", ["serve", "--admin-port", "0", "--bind", "127.0.0.1"], environment);
+        var ready = await process.WaitForOutputAsync("SiteX ready");
+
+        // Assert
+        var (grpcPort, _) = SiteXProcess.ParseReadyPorts(ready);
+        Assert.NotEqual(9370, grpcPort);
+        Assert.InRange(grpcPort, 1, 65535);
+    }
+
+    [Fact]
+    public async Task Serve_DataDirIsAFile_ExitsOneNamingTheDataDirNotThePorts()
+    {
+        // Arrange
+        var notADirectory = WriteFile("data", "a file where the data directory should be");
+
+        // Act
+        var process = StartSitex("serve", ["serve", "--data-dir", notADirectory, .. s_loopbackFreePorts]);
+        var exitCode = await process.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, process.Describe());
+        Assert.Contains("check --data-dir", process.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("--grpc-port", process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_GrpcPortInUse_ExitsOneNamingThePortOptions()
+    {
+        // Arrange
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        // Act
+        var process = StartSitex("serve", ["serve", "--grpc-port", port, "--admin-port", "0", "--bind", "127.0.0.1"]);
+        var exitCode = await process.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, process.Describe());
+        Assert.Contains("already in use", process.StandardError, StringComparison.Ordinal);
+        Assert.Contains($"(gRPC port {port}, admin port 0; choose others with --grpc-port/--admin-port", process.StandardError, StringComparison.Ordinal);
+    }
+
+    private async Task<RunningSite> StartSiteAsync(string name, string routeTable)
+    {
+        var table = WriteFile(name + ".json", routeTable);
+        var process = StartSitex(name, ["serve", "--route-table", table, .. s_loopbackFreePorts]);
+        var ready = await process.WaitForOutputAsync("SiteX ready");
+        var (grpcPort, adminPort) = SiteXProcess.ParseReadyPorts(ready);
+        return new RunningSite(process, grpcPort, adminPort);
+    }
+
+    private static Metadata Targeting(string party, string service) => new()
+    {
+        { PtpHeaders.TargetNodeId, party },
+        { PtpHeaders.TargetComponentName, service },
+    };
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TaskTimeoutExtensions.DefaultTimeoutTimeSpan;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}.");
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed record RunningSite(SiteXProcess Process, int GrpcPort, int AdminPort);
+}
