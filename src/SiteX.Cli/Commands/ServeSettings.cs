@@ -113,7 +113,35 @@ internal sealed class ServeSettings
             options.SelfParties = [.. configuration.GetSection(nameof(SiteXOptions.SelfParties)).GetChildren().Select(c => c.Value!)];
         }
 
+        if (configFile is not null)
+        {
+            ResolveAgainstConfigFile(options, configFile, fromEnvironment, fromCommandLine);
+        }
+
         return options;
+    }
+
+    /// <summary>Relative paths written in the config file are relative to that file, not to the working directory.</summary>
+    private static void ResolveAgainstConfigFile(SiteXOptions options, FileInfo configFile, Dictionary<string, string?> fromEnvironment, Dictionary<string, string?> fromCommandLine)
+    {
+        var directory = configFile.DirectoryName!;
+        string? Resolve(string name, string? value) =>
+            value is null || value == "-" || Path.IsPathRooted(value) || fromEnvironment.ContainsKey(name) || fromCommandLine.ContainsKey(name)
+                ? value
+                : Path.Combine(directory, value);
+
+        options.RouteTable = Resolve(nameof(SiteXOptions.RouteTable), options.RouteTable);
+        options.AccessLog = Resolve(nameof(SiteXOptions.AccessLog), options.AccessLog);
+        if (!fromEnvironment.ContainsKey(nameof(SiteXOptions.DataDir)) && !fromCommandLine.ContainsKey(nameof(SiteXOptions.DataDir)) && FileSets(configFile, nameof(SiteXOptions.DataDir)))
+        {
+            options.DataDir = Resolve(nameof(SiteXOptions.DataDir), options.DataDir)!;
+        }
+    }
+
+    private static bool FileSets(FileInfo configFile, string name)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(configFile.FullName), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        return document.RootElement.EnumerateObject().Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
     }
 
     private static void CheckConfigFile(FileInfo file)

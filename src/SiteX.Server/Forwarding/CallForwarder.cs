@@ -158,7 +158,7 @@ internal sealed class CallForwarder
             _ => $"SiteX gateway {self}: {hop} failed during the call",
         };
         ForwardingLog.ForwardFailed(_logger, context.Request.Path.Value ?? "", target, call.Service, GatewayErrors.Name(error), message, endpoint.Display, call.TraceId,
-            error == GatewayError.Canceled ? null : exception);
+            error == GatewayError.NextHopFailed ? exception : null); // expected failures need no stack trace
         await ErrorResponder.WriteAsync(context, call, error, message, style);
     }
 

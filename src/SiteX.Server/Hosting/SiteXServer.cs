@@ -37,11 +37,21 @@ public sealed class SiteXServer : IAsyncDisposable
     public static SiteXServer Create(SiteXOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
         ValidateOptions(options);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "SiteX" });
+        // The empty builder reads no appsettings.json from the working directory and no ASPNETCORE_* variables:
+        // SiteX's settings come only from SiteXOptions.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ApplicationName = "SiteX" });
+        builder.WebHost.UseKestrelCore();
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning); // forwarding failures are logged once, by CallForwarder
         if (configureLogging is not null)
         {
-            builder.Logging.ClearProviders();
             configureLogging(builder.Logging);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
+            builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Warning);
         }
 
         var listeners = new ListenerInfo();
