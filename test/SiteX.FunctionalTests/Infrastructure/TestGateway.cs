@@ -60,6 +60,7 @@ internal sealed class TestGateway : IAsyncDisposable
         }
 
         Routes.Changed += OnChanged;
+        OnChanged(Routes.Current);
         return signal.Task;
     }
 
