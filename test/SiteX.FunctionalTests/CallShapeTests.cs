@@ -151,15 +151,52 @@ public sealed class CallShapeTests(ITestOutputHelper output)
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
+        // Warm up first, so that the call surely reaches the service before its deadline (a cold process spends
+        // hundreds of milliseconds on JIT and connecting).
+        await client.UnaryAsync(new EchoRequest(), s_toEcho, TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
+
         var started = System.Diagnostics.Stopwatch.StartNew();
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
-            client.UnaryAsync(new EchoRequest { DelayMs = 20_000 }, s_toEcho, DateTime.UtcNow.AddMilliseconds(500)).ResponseAsync.DefaultTimeout());
+            client.UnaryAsync(new EchoRequest { DelayMs = 20_000 }, s_toEcho, DateTime.UtcNow.AddMilliseconds(1500)).ResponseAsync.DefaultTimeout());
 
         // Deadline races: the client's own timer and the gateways' enforcement fire together (stack-notes.md).
         Assert.Contains(ex.StatusCode, new[] { StatusCode.DeadlineExceeded, StatusCode.Cancelled });
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"the call took {started.Elapsed}");
         await sites.Echo.Observer.CancellationObserved.DefaultTimeout();
         Assert.Equal(1, sites.Echo.Observer.CancellationsObserved);
+        cluster.AssertNoUnexpectedErrors();
+    }
+
+    [Fact(Skip = "Open: in about 1 run in 4, gateway A's own deadline fires first and its inbound stream is aborted (RequestAborted set, "
+        + "then RST_STREAM INTERNAL_ERROR) before the DEADLINE_EXCEEDED trailers can be written, so the client sees Internal. "
+        + "Not yet traced to its source; see the helper report.")]
+    public async Task Deadline_ExpiringMidStream_FailsAfterTheRepliesSoFarAndServiceObservesCancellation()
+    {
+        await using var cluster = new TestCluster(output);
+        var sites = await TwoSites.StartAsync(cluster);
+        var client = cluster.EchoClient(sites.A);
+
+        // Warm up first: on a cold process the first streamed reply can take over a second (JIT).
+        using (var warmUp = client.ServerStream(new EchoRequest { Repeat = 1 }, s_toEcho, TestCluster.Deadline()))
+        {
+            Assert.True(await warmUp.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+            Assert.False(await warmUp.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+        }
+
+        using var call = client.ServerStream(new EchoRequest { Repeat = 100, DelayMs = 100 }, s_toEcho, DateTime.UtcNow.AddMilliseconds(2500));
+        var received = 0;
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout())
+            {
+                received++;
+            }
+        });
+
+        output.WriteLine($"after {received} replies: {ex.StatusCode} \"{ex.Status.Detail}\"");
+        Assert.Contains(ex.StatusCode, new[] { StatusCode.DeadlineExceeded, StatusCode.Cancelled });
+        Assert.InRange(received, 1, 99);
+        await sites.Echo.Observer.CancellationObserved.DefaultTimeout();
         cluster.AssertNoUnexpectedErrors();
     }
 

@@ -28,7 +28,8 @@ public sealed class ObservabilityTests(ITestOutputHelper output)
         // Metrics are recorded as each call ends, just after its response went out.
         var metrics = await Eventually.ReturnsAsync(
             () => http.GetStringAsync($"http://127.0.0.1:{sites.A.AdminPort}/metrics"),
-            text => text.Contains("sitex_requests_total{", StringComparison.Ordinal) && text.Contains("sitex_peer_party=\"77777\"", StringComparison.Ordinal),
+            text => text.Contains("sitex_peer_party=\"77777\"", StringComparison.Ordinal)
+                && text.Split('\n').Any(l => l.Contains("sitex_peer_party=\"10000\"", StringComparison.Ordinal) && l.TrimEnd().EndsWith(" 3", StringComparison.Ordinal)),
             "sitex_requests_total at A");
         var requestLines = metrics.Split('\n').Where(l => l.StartsWith("sitex_requests_total{", StringComparison.Ordinal)).ToList();
         output.WriteLine(string.Join(Environment.NewLine, requestLines));
