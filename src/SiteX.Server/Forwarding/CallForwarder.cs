@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SiteX.Protocol;
@@ -122,9 +123,14 @@ internal sealed class CallForwarder
         // Count body bytes for metrics and the access log. Installed only now: the Packet header was peeked through
         // the request's own pipe, which a replaced Body would no longer see.
         var requestBody = new CountingStream(context.Request.Body, isRequest: true);
-        var responseBody = new CountingStream(context.Response.Body, isRequest: false);
+        var responseBody = new CountingStream(context.Response.Body, isRequest: false, context.RequestAborted);
         context.Request.Body = requestBody;
         context.Response.Body = responseBody;
+        if (style == ErrorStyle.GrpcStatus && context.Features.Get<IHttpResetFeature>() is { } resetFeature)
+        {
+            context.Features.Set<IHttpResetFeature>(new DeferredResetFeature(resetFeature));
+        }
+
         ForwarderError result;
         try
         {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using SiteX.Protocol;
 using SiteX.Protocol.Ptp;
 
@@ -37,8 +38,24 @@ internal static class ErrorResponder
         call.ErrorMessage = message;
         if (context.Response.HasStarted)
         {
-            // Mid-stream: the only thing left to do is end the call; the client sees it as reset.
-            context.Abort();
+            // Mid-stream. A gRPC caller that is still there gets the status in the trailers (a reset would reach it
+            // as INTERNAL); the non-OK status also tells it that the replies so far are not the whole response.
+            if (style == ErrorStyle.GrpcStatus && error != GatewayError.Canceled && context.Response.SupportsTrailers())
+            {
+                var midStreamStatus = (int)GatewayErrors.ToGrpcStatus(error);
+                call.StatusCode = midStreamStatus.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                context.Response.AppendTrailer(SiteXHeaders.Error, GatewayErrors.Name(error));
+                context.Response.AppendTrailer("grpc-status", call.StatusCode);
+                context.Response.AppendTrailer("grpc-message", PercentEncode(message));
+                return Task.CompletedTask;
+            }
+
+            // Otherwise the only thing left to do is end the call; the client sees it as reset.
+            if (context.Features.Get<IHttpResetFeature>() is not DeferredResetFeature deferred || !deferred.TryResetNow())
+            {
+                context.Abort();
+            }
+
             return Task.CompletedTask;
         }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -27,7 +28,20 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
         services.AddHttpForwarder();
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter());
+        services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter();
+
+            // OpenTelemetry subscribes to meters by name, process-wide. Keep only this host's meter, so that each
+            // gateway in a process (in-process tests, benchmarks, demos) exports its own calls, not every gateway's.
+            ((IDeferredMeterProviderBuilder)metrics).Configure((sp, builder) =>
+            {
+                var meterFactory = sp.GetRequiredService<IMeterFactory>();
+                builder.AddView(instrument => instrument.Meter.Name == GatewayMetrics.MeterName && !ReferenceEquals(instrument.Meter.Scope, meterFactory)
+                    ? MetricStreamConfiguration.Drop
+                    : null);
+            });
+        });
         return services;
     }
 }

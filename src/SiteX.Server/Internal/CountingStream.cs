@@ -1,7 +1,13 @@
 namespace SiteX.Server.Internal;
 
 /// <summary>Counts bytes passing through a request or response body without buffering them.</summary>
-internal sealed class CountingStream(Stream inner, bool isRequest) : Stream
+/// <remarks>
+/// Writes to the caller are cancelled only by <c>writeCancellation</c> (the caller going away), not by the token the
+/// forwarder passes: Kestrel answers a cancelled response write or flush by resetting the stream with
+/// <c>INTERNAL_ERROR</c>, which would pre-empt the status (such as <c>DEADLINE_EXCEEDED</c>) that the gateway ends
+/// a failed call with. The forwarder's token still cancels reads from the next hop, which end the copy.
+/// </remarks>
+internal sealed class CountingStream(Stream inner, bool isRequest, CancellationToken writeCancellation = default) : Stream
 {
     public long Count { get; private set; }
 
@@ -41,7 +47,7 @@ internal sealed class CountingStream(Stream inner, bool isRequest) : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Count += buffer.Length;
-        return inner.WriteAsync(buffer, cancellationToken);
+        return inner.WriteAsync(buffer, writeCancellation);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -49,7 +55,7 @@ internal sealed class CountingStream(Stream inner, bool isRequest) : Stream
 
     public override void Flush() => inner.Flush();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(writeCancellation);
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
