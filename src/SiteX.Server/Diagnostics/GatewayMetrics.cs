@@ -18,6 +18,8 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _responseBytes;
     private readonly UpDownCounter<long> _active;
     private readonly Counter<long> _reloads;
+    private readonly Counter<long> _connections;
+    private readonly UpDownCounter<long> _activeConnections;
     private long _routeTableVersion;
 
     public GatewayMetrics(IMeterFactory meterFactory)
@@ -30,6 +32,8 @@ public sealed class GatewayMetrics
         _responseBytes = meter.CreateCounter<long>("sitex.response.body.size", "By", "Response body bytes sent to callers.");
         _active = meter.CreateUpDownCounter<long>("sitex.active_requests", "{request}", "Calls in progress.");
         _reloads = meter.CreateCounter<long>("sitex.route_table.reloads", "{reload}", "Route table edits, by result (applied or rejected).");
+        _connections = meter.CreateCounter<long>("sitex.connections", "{connection}", "Connections accepted, by listener.");
+        _activeConnections = meter.CreateUpDownCounter<long>("sitex.active_connections", "{connection}", "Connections open, by listener.");
         meter.CreateObservableGauge("sitex.route_table.version", () => Interlocked.Read(ref _routeTableVersion), "{version}", "Version of the route table serving traffic.");
     }
 
@@ -67,6 +71,15 @@ public sealed class GatewayMetrics
             _responseBytes.Add(call.ResponseBytes, byteTags);
         }
     }
+
+    public void ConnectionOpened(string listener)
+    {
+        var tag = new KeyValuePair<string, object?>("sitex.listener", listener);
+        _connections.Add(1, tag);
+        _activeConnections.Add(1, tag);
+    }
+
+    public void ConnectionClosed(string listener) => _activeConnections.Add(-1, new KeyValuePair<string, object?>("sitex.listener", listener));
 
     public void RouteTableReloaded(bool success, long version)
     {

@@ -74,6 +74,7 @@ public sealed class SiteXServer : IAsyncDisposable
             {
                 listen.Protocols = HttpProtocols.Http2;
                 listeners.Grpc = listen;
+                CountConnections(listen, "grpc");
             });
             kestrel.Listen(ParseAddress(options.AdminBind, nameof(options.AdminBind)), options.AdminPort, listen =>
             {
@@ -117,6 +118,23 @@ public sealed class SiteXServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
+    }
+
+    private static void CountConnections(ListenOptions listen, string name)
+    {
+        var metrics = listen.ApplicationServices.GetRequiredService<GatewayMetrics>();
+        listen.Use(next => async connection =>
+        {
+            metrics.ConnectionOpened(name);
+            try
+            {
+                await next(connection);
+            }
+            finally
+            {
+                metrics.ConnectionClosed(name);
+            }
+        });
     }
 
     private static void ValidateOptions(SiteXOptions options)
