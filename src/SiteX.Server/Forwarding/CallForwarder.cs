@@ -149,6 +149,14 @@ internal sealed class CallForwarder
             return;
         }
 
+        // A request-body error that races with a finished response (the next hop answered without reading the whole
+        // request, e.g. a rejection) is not a failure: the next hop's final status is already on its way.
+        if (result is ForwarderError.RequestBodyCanceled or ForwarderError.RequestBodyClient or ForwarderError.RequestBodyDestination
+            && !context.RequestAborted.IsCancellationRequested && HasFinalGrpcStatus(context))
+        {
+            return;
+        }
+
         // 4. Failure: classify, log locally with details, answer the caller with a safe message.
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
         var deadlinePassed = deadline is not null && DateTime.UtcNow >= deadline && !context.RequestAborted.IsCancellationRequested;
@@ -167,6 +175,10 @@ internal sealed class CallForwarder
             error == GatewayError.NextHopFailed ? exception : null); // expected failures need no stack trace
         await ErrorResponder.WriteAsync(context, call, error, message, style);
     }
+
+    private static bool HasFinalGrpcStatus(HttpContext context) =>
+        context.Response.Headers.ContainsKey("grpc-status")
+        || context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers.ContainsKey("grpc-status") == true;
 
     public Task FailAsync(HttpContext context, GatewayCall call, GatewayError error, string message, ErrorStyle style)
     {

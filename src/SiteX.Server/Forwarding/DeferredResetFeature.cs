@@ -14,15 +14,16 @@ internal sealed class DeferredResetFeature(IHttpResetFeature inner) : IHttpReset
 
     public void Reset(int errorCode) => _errorCode ??= errorCode;
 
-    /// <summary>Sends the reset that was asked for, if any. Returns whether one was.</summary>
-    public bool TryResetNow()
+    /// <summary>Sends the reset that was asked for, if any, with <paramref name="errorCode"/> when given.
+    /// Returns whether one was.</summary>
+    public bool TryResetNow(int? errorCode = null)
     {
         if (_errorCode is not { } code)
         {
             return false;
         }
 
-        inner.Reset(code);
+        inner.Reset(errorCode ?? code);
         return true;
     }
 }

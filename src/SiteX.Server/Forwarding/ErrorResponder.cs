@@ -24,6 +24,8 @@ internal enum ErrorStyle
 /// <summary>Writes SiteX's own errors to callers. Only the call's safe message crosses; never exception text.</summary>
 internal static class ErrorResponder
 {
+    private const int Http2CancelCode = 0x8;
+
     public static ErrorStyle StyleFor(HttpContext context, string path) =>
         path == PtpMethods.Invoke ? ErrorStyle.PtpOutbound
         : IsGrpc(context.Request.ContentType) ? ErrorStyle.GrpcStatus
@@ -51,7 +53,9 @@ internal static class ErrorResponder
             }
 
             // Otherwise the only thing left to do is end the call; the client sees it as reset.
-            if (context.Features.Get<IHttpResetFeature>() is not DeferredResetFeature deferred || !deferred.TryResetNow())
+            // A cancelled call is reset with CANCEL (clients report Cancelled), anything else with the code asked for.
+            if (context.Features.Get<IHttpResetFeature>() is not DeferredResetFeature deferred
+                || !deferred.TryResetNow(error == GatewayError.Canceled ? Http2CancelCode : null))
             {
                 context.Abort();
             }
