@@ -14,6 +14,7 @@ public static class PtpCodes
     public const string RouterError = "130";
     public const string PutMessageError = "139";
     public const string CycleRouteError = "145";
+    public const string QueueNotFound = "138";
 }
 
 /// <summary>Full gRPC method paths of the services SiteX understands.</summary>

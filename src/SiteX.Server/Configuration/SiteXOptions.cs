@@ -65,6 +65,9 @@ public sealed class SiteXOptions
     /// <summary>Sends exception details to callers. Off: peers only ever get stable codes and safe messages.</summary>
     public bool EnableDetailedErrors { get; set; }
 
+    /// <summary>PTP queue bounds and durability.</summary>
+    public SiteX.Server.Queues.QueueOptions Queues { get; set; } = new();
+
     /// <summary>A name for this gateway instance in loop detection and logs; generated when empty.</summary>
     public string? InstanceId { get; set; }
 }

@@ -1,9 +1,8 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SiteX.Protocol;
 using SiteX.Server.Configuration;
-using SiteX.Server.Diagnostics;
+using SiteX.Server.Queues;
 using SiteX.Server.Routing;
 
 namespace SiteX.Server.Forwarding;
@@ -26,15 +25,15 @@ internal sealed class GrpcPlane
 {
     private readonly RouteTableManager _routes;
     private readonly CallForwarder _forwarder;
+    private readonly PtpQueueEndpoints _queues;
     private readonly SiteXOptions _options;
-    private readonly ILogger<GrpcPlane> _logger;
 
-    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, IOptions<SiteXOptions> options, ILogger<GrpcPlane> logger)
+    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, PtpQueueEndpoints queues, IOptions<SiteXOptions> options)
     {
         _routes = routes;
         _forwarder = forwarder;
+        _queues = queues;
         _options = options.Value;
-        _logger = logger;
     }
 
     public async Task HandleAsync(HttpContext context, GatewayCall call)
@@ -61,9 +60,18 @@ internal sealed class GrpcPlane
                 await HandlePacketAsync(context, call, table, self, isPush: path == PtpMethods.PacketPush);
                 return;
             case PtpMethods.Push:
+                call.TargetParty = Header(headers, PtpHeaders.TargetNodeId) ?? Header(headers, PtpHeaders.TargetInstId);
+                await _queues.PushAsync(context, call);
+                return;
             case PtpMethods.Pop:
+                await _queues.PopAsync(context, call, peek: false);
+                return;
             case PtpMethods.Peek:
+                await _queues.PopAsync(context, call, peek: true);
+                return;
             case PtpMethods.Release:
+                await _queues.ReleaseAsync(context, call);
+                return;
             case PtpMethods.Transport:
             case PtpMethods.PacketPull:
             case PtpMethods.PacketPolling:
@@ -126,9 +134,7 @@ internal sealed class GrpcPlane
 
         if (table.IsSelf(target))
         {
-            call.Action = "UNARY_CALL";
-            await _forwarder.FailAsync(context, call, GatewayError.Unsupported,
-                $"SiteX gateway {self}: x-ptp-uri \"{RouteTableParser.Truncate(call.Uri ?? "")}\" is not served for party {target}", ErrorStyle.PtpOutbound);
+            await _queues.InvokeLocalAsync(context, call, self);
             return;
         }
 

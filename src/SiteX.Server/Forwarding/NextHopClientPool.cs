@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
 using SiteX.Server.Configuration;
 using SiteX.Server.Routing;
@@ -16,6 +17,8 @@ internal sealed class NextHopClientPool : IDisposable
 {
     private readonly SiteXOptions _options;
     private readonly ConcurrentDictionary<TlsKey, HttpMessageInvoker> _clients = new();
+    private readonly ConcurrentDictionary<TlsKey, SocketsHttpHandler> _handlers = new();
+    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
     public NextHopClientPool(IOptions<SiteXOptions> options)
     {
@@ -24,14 +27,35 @@ internal sealed class NextHopClientPool : IDisposable
 
     public HttpMessageInvoker Get(RouteDestination endpoint)
     {
-        var config = endpoint.Config;
-        var key = config.UseTls
-            ? new TlsKey(true, config.CertChainFile, config.PrivateKeyFile, config.CaFile, config.Hostname)
-            : TlsKey.Cleartext;
-        return _clients.TryGetValue(key, out var client) ? client : _clients.GetOrAdd(key, Create);
+        var key = KeyOf(endpoint);
+        return _clients.TryGetValue(key, out var client) ? client : _clients.GetOrAdd(key, k => new HttpMessageInvoker(Handler(k), disposeHandler: false));
     }
 
-    private HttpMessageInvoker Create(TlsKey key)
+    /// <summary>A gRPC channel to <paramref name="endpoint"/> over the same pooled connections, for calls SiteX makes
+    /// itself (queue pushes relayed as <c>invoke</c>).</summary>
+    public GrpcChannel GetChannel(RouteDestination endpoint)
+    {
+        var key = $"{endpoint.DestinationPrefix}|{KeyOf(endpoint)}";
+        return _channels.TryGetValue(key, out var channel) ? channel : _channels.GetOrAdd(key, _ => GrpcChannel.ForAddress(endpoint.DestinationPrefix, new GrpcChannelOptions
+        {
+            HttpHandler = Handler(KeyOf(endpoint)),
+            DisposeHttpClient = false,
+            MaxReceiveMessageSize = null,
+            MaxSendMessageSize = null,
+        }));
+    }
+
+    private static TlsKey KeyOf(RouteDestination endpoint)
+    {
+        var config = endpoint.Config;
+        return config.UseTls
+            ? new TlsKey(true, config.CertChainFile, config.PrivateKeyFile, config.CaFile, config.Hostname)
+            : TlsKey.Cleartext;
+    }
+
+    private SocketsHttpHandler Handler(TlsKey key) => _handlers.TryGetValue(key, out var handler) ? handler : _handlers.GetOrAdd(key, CreateHandler);
+
+    private SocketsHttpHandler CreateHandler(TlsKey key)
     {
         var handler = new SocketsHttpHandler
         {
@@ -57,17 +81,29 @@ internal sealed class NextHopClientPool : IDisposable
             };
         }
 
-        return new HttpMessageInvoker(handler, disposeHandler: true);
+        return handler;
     }
 
     public void Dispose()
     {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+
         foreach (var client in _clients.Values)
         {
             client.Dispose();
         }
 
+        foreach (var handler in _handlers.Values)
+        {
+            handler.Dispose();
+        }
+
+        _channels.Clear();
         _clients.Clear();
+        _handlers.Clear();
     }
 
     private readonly record struct TlsKey(bool Tls, string? CertChainFile, string? PrivateKeyFile, string? CaFile, string? Hostname)

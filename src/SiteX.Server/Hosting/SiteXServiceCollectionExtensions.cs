@@ -6,6 +6,7 @@ using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Forwarding;
 using SiteX.Server.Hosting;
+using SiteX.Server.Queues;
 using SiteX.Server.Routing;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,11 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<CallForwarder>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();
+        services.TryAddSingleton<QueueMetrics>();
+        services.TryAddSingleton<QueueManager>();
+        services.AddHostedService(sp => sp.GetRequiredService<QueueManager>());
+        services.TryAddSingleton<PushRelay>();
+        services.TryAddSingleton<PtpQueueEndpoints>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
         services.AddHttpForwarder();

@@ -30,7 +30,7 @@ internal sealed class TestCluster : IAsyncDisposable
 
     /// <summary>Starts a gateway serving <paramref name="selfParty"/> with the table <paramref name="routeTableJson"/>
     /// in its own file; <paramref name="grpcPort"/> 0 picks a free port.</summary>
-    public async Task<TestGateway> StartGatewayAsync(string name, string selfParty, string routeTableJson, int grpcPort = 0)
+    public async Task<TestGateway> StartGatewayAsync(string name, string selfParty, string routeTableJson, int grpcPort = 0, Action<SiteX.Server.Configuration.SiteXOptions>? configure = null)
     {
         var dataDir = Temp.Combine(name);
         Directory.CreateDirectory(dataDir);
@@ -48,7 +48,9 @@ internal sealed class TestCluster : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var logs = new SignalingLoggerProvider();
-            var server = SiteXServer.Create(TestGateway.Options(selfParty, routeFile, dataDir, grpcPort),
+            var options = TestGateway.Options(selfParty, routeFile, dataDir, grpcPort);
+            configure?.Invoke(options);
+            var server = SiteXServer.Create(options,
                 logging => TestGateway.ConfigureLogging(logging, _output, logs, name));
             try
             {

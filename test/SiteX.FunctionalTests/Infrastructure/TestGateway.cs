@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using SiteX.Server.Queues;
 using SiteX.Server.Configuration;
 using SiteX.Server.Hosting;
 using SiteX.Server.Routing;
@@ -32,6 +34,11 @@ internal sealed class TestGateway : IAsyncDisposable
     public string RouteTableFile => Server.Options.RouteTable!;
 
     public string AccessLogFile => Server.Options.AccessLog!;
+
+    public QueueManager Queues => Server.Services.GetRequiredService<QueueManager>();
+
+    /// <summary>Bytes the queue store holds on disk.</summary>
+    public long QueueStoreBytes => Server.Services.GetRequiredService<IQueueStore>().DiskBytes;
 
     /// <summary>Replaces the route table file the way careful operators and config tools do: write a temporary file
     /// next to it, then rename it over the old one (an atomic replace).</summary>
