@@ -15,6 +15,7 @@ internal static class Program
           startup        [--runs 10] [--idle-ms 1000]                                 sitex serve start to ready, idle RSS
           reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
           unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--no-pin]
+          every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
           sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
         """;
 
@@ -27,6 +28,12 @@ internal static class Program
         }
 
         var options = BenchArgs.Parse(args.AsSpan(1));
+        foreach (var pair in options.String("gateway-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            SitexProcess.Environment[pair[..equals]] = pair[(equals + 1)..];
+        }
+
         if (args[0] != "sample" && !IsRelease())
         {
             await Console.Error.WriteLineAsync("SiteX.Benchmarks: built in Debug; numbers would be meaningless. Run with -c Release.");

@@ -37,7 +37,7 @@ internal sealed partial class ChildProcess : IDisposable
     public static string BenchmarksDll => Beside("SiteX.Benchmarks.dll");
 
     /// <summary>Starts <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>, pinned to <paramref name="cpu"/> when given.</summary>
-    public static ChildProcess StartDotnet(string dll, IEnumerable<string> args, int? cpu = null, string? workingDirectory = null)
+    public static ChildProcess StartDotnet(string dll, IEnumerable<string> args, int? cpu = null, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo
         {
@@ -73,6 +73,10 @@ internal sealed partial class ChildProcess : IDisposable
 
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
 
         var process = new Process { StartInfo = info };
         var child = new ChildProcess(process, $"{Path.GetFileName(dll)} {string.Join(' ', info.ArgumentList.Skip(info.ArgumentList.IndexOf(dll) + 1))}");

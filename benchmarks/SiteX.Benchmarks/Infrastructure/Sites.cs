@@ -9,6 +9,10 @@ internal sealed partial class SitexProcess : IDisposable
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>Environment variables for every sitex child (<c>--gateway-env KEY=VALUE[,KEY=VALUE]</c>), e.g.
+    /// <c>DOTNET_gcServer=0</c> to compare GC modes without rebuilding.</summary>
+    public static Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
+
     private SitexProcess(ChildProcess process, string directory, int grpcPort, int adminPort, double readyMs)
     {
         Process = process;
@@ -50,7 +54,7 @@ internal sealed partial class SitexProcess : IDisposable
             args.AddRange(["--self-party", selfParty]);
         }
 
-        var process = ChildProcess.StartDotnet(ChildProcess.SitexDll, args, cpu, directory);
+        var process = ChildProcess.StartDotnet(ChildProcess.SitexDll, args, cpu, directory, Environment);
         try
         {
             var (line, timestamp) = await process.WaitForLineAsync("SiteX ready", StartTimeout);
