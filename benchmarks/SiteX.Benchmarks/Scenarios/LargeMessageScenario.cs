@@ -32,6 +32,8 @@ internal static class LargeMessageScenario
         var via = new Echo.EchoClient(viaChannel);
         var headers = EchoClients.Targeting("10000", "echo");
 
+        await Task.Delay(1000, ct);
+        var coldRss = new[] { ProcStats.Rss(siteA.Id), ProcStats.Rss(siteB.Id) };
         var payload = new byte[size];
         Random.Shared.NextBytes(payload);
 
@@ -105,6 +107,8 @@ internal static class LargeMessageScenario
             table.Print();
         }
 
+        Console.WriteLine($"RSS before any call (1 s after ready): site 9999 {Stats.Mib(coldRss[0])} MiB, site 10000 {Stats.Mib(coldRss[1])} MiB; growth from there to the highest peak: " +
+            $"site 9999 {Stats.Mib(ProcStats.Hwm(siteA.Id) - coldRss[0])} MiB (VmHWM since the last reset), site 10000 {Stats.Mib(ProcStats.Hwm(siteB.Id) - coldRss[1])} MiB");
         Console.WriteLine($"RSS after the runs: site 9999 {Stats.Mib(ProcStats.Rss(siteA.Id))} MiB, site 10000 {Stats.Mib(ProcStats.Rss(siteB.Id))} MiB, sample {Stats.Mib(ProcStats.Rss(sample.Id))} MiB");
         return 0;
     }
