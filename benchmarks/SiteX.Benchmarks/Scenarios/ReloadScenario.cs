@@ -40,12 +40,15 @@ internal static class ReloadScenario
         var big = new List<double>();
         var texts = Enumerable.Range(0, bigRuns).Select(i => RouteTables.Many(parties, 100 * (i + 1))).ToArray();
         Console.WriteLine($"{parties}-party table: {texts[0].Length / 1024.0:0} KiB of JSON");
+        var rssAfterEach = new List<string>();
         foreach (var text in texts)
         {
             await Task.Delay(200, ct);
             var (ms, newVersion) = await ReloadAsync(site, http, text, version, ct);
             big.Add(ms);
             version = newVersion;
+            await Task.Delay(800, ct);
+            rssAfterEach.Add(Stats.Mib(ProcStats.Rss(site.Id)));
         }
 
         var (partyCount, _) = await HealthAsync(http, ct);
@@ -58,6 +61,7 @@ internal static class ReloadScenario
         table.Add($"{parties}-party table, rename to /healthz version", big.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
             Stats.F(big.Min()), Stats.F(Stats.Median(big)), Stats.F(Stats.Percentile(big, 99)), Stats.F(big.Max()), "O3 < 1000 ms");
         table.Print();
+        Console.WriteLine($"RSS 0.8 s after each {parties}-party load (MiB): {string.Join(", ", rssAfterEach)}");
         Console.WriteLine($"{parties}-party table loaded ({partyCount} parties on /healthz): RSS {Stats.Mib(rssBefore)} MiB with the 1-party table, {Stats.Mib(rssAfter)} MiB after {bigRuns} loads of the {parties}-party table (growth {Stats.Mib(rssAfter - rssBefore)} MiB)");
         return 0;
     }
