@@ -53,6 +53,7 @@ internal static class UnaryScenario
                 var gatewayCpu = ProcStats.CpuTime(gateway.Id);
                 var sampleCpu = ProcStats.CpuTime(sample.Id);
                 var (seconds, latencies) = await RunAsync(isVia ? via : direct, isVia ? headers : null, request, concurrency, count, ct);
+                await QuiesceAsync(gateway.Id, sample.Id, ct);
                 var gatewayUs = (ProcStats.CpuTime(gateway.Id) - gatewayCpu).TotalMicroseconds / count;
                 var sampleUs = (ProcStats.CpuTime(sample.Id) - sampleCpu).TotalMicroseconds / count;
                 results[path].Add(new Result(count / seconds, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), gatewayUs, sampleUs));
@@ -73,8 +74,28 @@ internal static class UnaryScenario
         }
 
         table.Print();
-        Console.WriteLine($"gateway RSS after the run: {Stats.Mib(ProcStats.Rss(gateway.Id))} MiB; CPU per call is from /proc/PID/stat (10 ms ticks), so it includes the gateway's idle background work during the run");
+        Console.WriteLine($"gateway RSS after the run: {Stats.Mib(ProcStats.Rss(gateway.Id))} MiB; CPU per call is from /proc/PID/stat (10 ms ticks), after waiting for the servers to go quiet, so it includes work a run leaves behind (access log, GC)");
         return 0;
+    }
+
+    /// <summary>
+    /// Waits (up to 5 s) until the servers stop using CPU, so work a run leaves behind (the access log writer draining
+    /// its queue, a background GC) is charged to that run and not to the next one.
+    /// </summary>
+    private static async Task QuiesceAsync(int gatewayPid, int samplePid, CancellationToken ct)
+    {
+        var quietFor = TimeSpan.FromMilliseconds(200);
+        var threshold = TimeSpan.FromMilliseconds(10);
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 5;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var before = ProcStats.CpuTime(gatewayPid) + ProcStats.CpuTime(samplePid);
+            await Task.Delay(quietFor, ct);
+            if (ProcStats.CpuTime(gatewayPid) + ProcStats.CpuTime(samplePid) - before <= threshold)
+            {
+                return;
+            }
+        }
     }
 
     private static string R(int round) => round.ToString(CultureInfo.InvariantCulture);
