@@ -38,9 +38,16 @@ internal static class UnaryScenario
         var headers = EchoClients.Targeting("9999", "echo");
         var request = new EchoRequest { Payload = ByteString.CopyFrom(new byte[payloadBytes]) };
 
-        // Warm up both paths (JIT, tiering, connections) before anything is measured.
-        await RunAsync(direct, null, request, concurrency, Math.Max(count / 4, 1000), ct);
-        await RunAsync(via, headers, request, concurrency, Math.Max(count / 4, 1000), ct);
+        // Warm up both paths before anything is measured: connections, and above all tiered JIT with dynamic PGO, which
+        // recompiles hot methods in the background for several seconds (a short warm-up charges that JIT to round 1-2).
+        var warmup = options.Int("warmup", 2 * count);
+        for (var i = 0; i < 2; i++)
+        {
+            await RunAsync(direct, null, request, concurrency, Math.Max(warmup / 2, 1000), ct);
+            await RunAsync(via, headers, request, concurrency, Math.Max(warmup / 2, 1000), ct);
+        }
+
+        await QuiesceAsync(gateway.Id, sample.Id, ct);
 
         var table = new MarkdownTable("round", "path", "calls/s", "p50 us", "p99 us", "gateway CPU us/call", "sample CPU us/call", "ratio to direct");
         var results = new Dictionary<string, List<Result>> { ["direct"] = [], ["via gateway"] = [] };
