@@ -14,7 +14,7 @@ internal static class Program
           large-message  [--size-mib 256] [--chunk-mib 1] [--runs 3] [--no-stream]  two sitex processes + sample, RSS per gateway, MB/s vs direct
           startup        [--runs 10] [--idle-ms 1000]                                 sitex serve start to ready, idle RSS
           reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
-          unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 2*count] [--no-pin]
+          unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin]
           every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
           sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
         """;

@@ -39,8 +39,9 @@ internal static class UnaryScenario
         var request = new EchoRequest { Payload = ByteString.CopyFrom(new byte[payloadBytes]) };
 
         // Warm up both paths before anything is measured: connections, and above all tiered JIT with dynamic PGO, which
-        // recompiles hot methods in the background for several seconds (a short warm-up charges that JIT to round 1-2).
-        var warmup = options.Int("warmup", 2 * count);
+        // recompiles hot methods in the background for several seconds (a short warm-up charges that JIT to the first rounds;
+        // on this 2-core machine CPU per call settled only after about 100 000 calls per path).
+        var warmup = options.Int("warmup", 150_000);
         for (var i = 0; i < 2; i++)
         {
             await RunAsync(direct, null, request, concurrency, Math.Max(warmup / 2, 1000), ct);
