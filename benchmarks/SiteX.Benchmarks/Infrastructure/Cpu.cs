@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace SiteX.Benchmarks.Infrastructure;
+
+/// <summary>CPU pinning with <c>taskset</c>, when the machine has it and at least two cores.</summary>
+internal static class Cpu
+{
+    public static bool CanPin { get; } = Environment.ProcessorCount >= 2 && FindTaskset() is not null;
+
+    public static string? Taskset { get; } = FindTaskset();
+
+    /// <summary>Pins every thread of this process (and the threads they create later) to <paramref name="cpu"/>.</summary>
+    public static bool PinSelf(int cpu)
+    {
+        if (Taskset is null)
+        {
+            return false;
+        }
+
+        using var process = Process.Start(new ProcessStartInfo(Taskset)
+        {
+            ArgumentList = { "-a", "-p", "-c", cpu.ToString(System.Globalization.CultureInfo.InvariantCulture), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0;
+    }
+
+    private static string? FindTaskset()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':'))
+        {
+            var path = Path.Combine(dir, "taskset");
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        return null;
+    }
+}

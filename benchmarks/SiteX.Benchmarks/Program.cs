@@ -1,0 +1,75 @@
+using SiteX.Benchmarks.Infrastructure;
+using SiteX.Benchmarks.Scenarios;
+
+namespace SiteX.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project benchmarks/SiteX.Benchmarks -- &lt;scenario&gt; [options]</c>. Every scenario runs
+/// on 127.0.0.1 only, starts the processes it needs, stops them, and ends by itself within its bounds.
+/// </summary>
+internal static class Program
+{
+    private const string Usage = """
+        usage: SiteX.Benchmarks <scenario> [options]
+          large-message  [--size-mib 256] [--chunk-mib 1] [--runs 3] [--no-stream]  two sitex processes + sample, RSS per gateway, MB/s vs direct
+          startup        [--runs 10] [--idle-ms 1000]                                 sitex serve start to ready, idle RSS
+          reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
+          unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin]
+          every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
+          sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        var options = BenchArgs.Parse(args.AsSpan(1));
+        foreach (var pair in options.String("gateway-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            SitexProcess.Environment[pair[..equals]] = pair[(equals + 1)..];
+        }
+
+        if (args[0] != "sample" && !IsRelease())
+        {
+            await Console.Error.WriteLineAsync("SiteX.Benchmarks: built in Debug; numbers would be meaningless. Run with -c Release.");
+            return 2;
+        }
+
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+
+        return args[0] switch
+        {
+            "sample" => await SampleMode.RunAsync(options),
+            "large-message" => await LargeMessageScenario.RunAsync(options, stop.Token),
+            "startup" => await StartupScenario.RunAsync(options, stop.Token),
+            "reload" => await ReloadScenario.RunAsync(options, stop.Token),
+            "unary" => await UnaryScenario.RunAsync(options, stop.Token),
+            _ => Unknown(args[0]),
+        };
+    }
+
+    private static int Unknown(string scenario)
+    {
+        Console.Error.WriteLine($"SiteX.Benchmarks: unknown scenario \"{scenario}\"{Environment.NewLine}{Usage}");
+        return 2;
+    }
+
+    private static bool IsRelease()
+    {
+#if DEBUG
+        return false;
+#else
+        return true;
+#endif
+    }
+}
