@@ -148,7 +148,7 @@ internal sealed partial class SegmentedLogStore
             _bufferedBytes = 0;
             if (_durable)
             {
-                RandomAccess.FlushToDisk(_active.Handle);
+                FileSync.FlushData(_active.Handle);
             }
         }
 
@@ -164,7 +164,7 @@ internal sealed partial class SegmentedLogStore
         _active = segment;
         if (_durable)
         {
-            DirectorySync.Flush(_directory);
+            FileSync.FlushDirectory(_directory);
         }
     }
 
