@@ -1,0 +1,224 @@
+using Microsoft.Extensions.Logging;
+using SiteX.Server.Diagnostics;
+
+namespace SiteX.Server.Queues.Storage;
+
+/// <summary>The writer loop's side of <see cref="SegmentedLogStore"/>: batching, segment roll-over, flush and
+/// reclaim. Everything here runs on the writer loop only.</summary>
+internal sealed partial class SegmentedLogStore
+{
+    private void WriteBatch(List<PendingOperation> batch)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        _written.Clear();
+        _durableCount = 0;
+        try
+        {
+            if (_fault is not null)
+            {
+                throw new QueueStoreException(QueueStoreError.Io, "The queue store failed an earlier write and accepts no more until it is restarted.", _fault);
+            }
+
+            foreach (var operation in batch)
+            {
+                switch (operation.Type)
+                {
+                    case QueueRecordType.Append:
+                        BufferAppend(operation);
+                        break;
+                    case QueueRecordType.Consume:
+                        if (_live.Contains(operation.Messages[0].Sequence))
+                        {
+                            Buffer(operation, QueueRecordFormat.BuildConsume(operation.Messages[0].Sequence));
+                        }
+                        else
+                        {
+                            operation.Succeed(); // Already consumed or released: nothing to record.
+                        }
+
+                        break;
+                    default:
+                        Buffer(operation, QueueRecordFormat.BuildRelease(operation.Session, operation.Topic));
+                        break;
+                }
+            }
+
+            Flush();
+        }
+        catch (Exception ex)
+        {
+            if (ex is not QueueStoreException { Error: QueueStoreError.Io })
+            {
+                _fault ??= ex;
+                QueueStoreLog.WriteFailed(_logger, ex);
+            }
+
+            _buffers.Clear();
+            _bufferedBytes = 0;
+            var error = ex as QueueStoreException ?? new QueueStoreException(QueueStoreError.Io, "The queue store could not write to disk; it accepts no more writes until it is restarted.", ex);
+            foreach (var operation in batch)
+            {
+                if (!operation.Completion.IsCompleted && _written.IndexOf(operation) is var index && (index < 0 || index >= _durableCount))
+                {
+                    operation.Fail(error);
+                }
+            }
+        }
+
+        Complete();
+        Reclaim();
+    }
+
+    private void BufferAppend(PendingOperation operation)
+    {
+        var payload = operation.Payload;
+        var size = QueueRecordFormat.HeaderSize + QueueRecordFormat.AppendPrefixSize(operation.Session, operation.Topic!, operation.MessageId) + (long)payload.Length;
+        var used = DiskBytes + _bufferedBytes;
+        if (used + size > _options.MaxDiskBytes)
+        {
+            operation.Fail(new QueueStoreException(QueueStoreError.QuotaExceeded, $"The queue store is full: it holds {used} bytes of its {_options.MaxDiskBytes}-byte quota and the message needs {size}."));
+            return;
+        }
+
+        if (_active.Length + _bufferedBytes > 0 && _active.Length + _bufferedBytes + size > _options.SegmentBytes)
+        {
+            Flush();
+            AddSegment(_active.Id + 1);
+            Buffer(null, QueueRecordFormat.BuildCheckpoint(_nextSequence));
+        }
+
+        var inline = payload.Length <= _options.CacheMessagesUpToBytes;
+        var record = QueueRecordFormat.BuildAppend(_nextSequence, _time.GetUtcNow().ToUnixTimeMilliseconds(), operation.Session, operation.Topic!, operation.MessageId, payload.Span, inline, out var prefixSize);
+        var payloadAt = QueueRecordFormat.HeaderSize + prefixSize;
+        operation.Result = new StoredMessage
+        {
+            Sequence = _nextSequence++,
+            Session = operation.Session,
+            Topic = operation.Topic!,
+            MessageId = operation.MessageId,
+            Length = payload.Length,
+            AppendedAtMs = BitConverter.ToInt64(record, QueueRecordFormat.HeaderSize + 8),
+            SegmentId = _active.Id,
+            PayloadOffset = _active.Length + _bufferedBytes + payloadAt,
+            CachedPayload = inline ? (ReadOnlyMemory<byte>?)record.AsMemory(payloadAt, payload.Length) : null,
+        };
+        Buffer(operation, record);
+        if (!inline)
+        {
+            _buffers.Add(payload);
+            _bufferedBytes += payload.Length;
+        }
+    }
+
+    private void Buffer(PendingOperation? operation, byte[] record)
+    {
+        _buffers.Add(record);
+        _bufferedBytes += record.Length;
+        if (operation is not null)
+        {
+            _written.Add(operation);
+        }
+    }
+
+    /// <summary>Writes the buffered records to the active segment with gathered writes, then flushes them per the
+    /// durability policy; the operations written so far are then durable.</summary>
+    private void Flush()
+    {
+        if (_buffers.Count > 0)
+        {
+            var offset = _active.Length;
+            for (var i = 0; i < _buffers.Count; i += MaxBuffersPerWrite)
+            {
+                var count = Math.Min(MaxBuffersPerWrite, _buffers.Count - i);
+                IReadOnlyList<ReadOnlyMemory<byte>> slice = i == 0 && count == _buffers.Count ? _buffers : _buffers.GetRange(i, count);
+                RandomAccess.Write(_active.Handle, slice, offset);
+                for (var j = i; j < i + count; j++)
+                {
+                    offset += _buffers[j].Length;
+                }
+            }
+
+            _active.Length = offset;
+            Interlocked.Add(ref _diskBytes, _bufferedBytes);
+            _buffers.Clear();
+            _bufferedBytes = 0;
+            if (_durable)
+            {
+                FileSync.FlushData(_active.Handle);
+            }
+        }
+
+        _durableCount = _written.Count;
+    }
+
+    /// <summary>Starts segment <paramref name="id"/> and makes it the active one.</summary>
+    private void AddSegment(long id)
+    {
+        var segment = LogSegment.Open(_directory, id, createNew: true);
+        _segments.Add(segment);
+        _segmentsById[id] = segment;
+        _active = segment;
+        if (_durable)
+        {
+            FileSync.FlushDirectory(_directory);
+        }
+    }
+
+    /// <summary>Applies and completes the durable operations of the batch.</summary>
+    private void Complete()
+    {
+        for (var i = 0; i < _durableCount; i++)
+        {
+            var operation = _written[i];
+            if (operation.Type == QueueRecordType.Append)
+            {
+                var message = operation.Result!;
+                _live.Add(message.Sequence);
+                _segmentsById[message.SegmentId].LiveAppends++;
+            }
+            else
+            {
+                foreach (var message in operation.Messages)
+                {
+                    if (_live.Remove(message.Sequence) && _segmentsById.TryGetValue(message.SegmentId, out var segment))
+                    {
+                        segment.LiveAppends--;
+                    }
+                }
+            }
+
+            operation.Succeed();
+        }
+
+        _written.Clear();
+        _durableCount = 0;
+    }
+
+    /// <summary>Deletes segments from the oldest end while the oldest one is not active and holds no live append.</summary>
+    private void Reclaim()
+    {
+        while (_segments.Count > 1 && _segments[0] != _active && _segments[0].LiveAppends <= 0)
+        {
+            var segment = _segments[0];
+            try
+            {
+                File.Delete(segment.Path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                QueueStoreLog.SegmentDeleteFailed(_logger, segment.Id, ex);
+                return;
+            }
+
+            _segments.RemoveAt(0);
+            _segmentsById.TryRemove(segment.Id, out _);
+            segment.Handle.Dispose();
+            Interlocked.Add(ref _diskBytes, -segment.Length);
+            QueueStoreLog.SegmentReclaimed(_logger, segment.Id, segment.Length);
+        }
+    }
+}
