@@ -7,7 +7,8 @@ namespace SiteX.Cli.Commands;
 internal static class StartFailure
 {
     /// <summary>Errors a host start reports for a user's environment (ports, directories), not for a bug.</summary>
-    public static bool IsEnvironmental(Exception exception) => exception is IOException or UnauthorizedAccessException;
+    public static bool IsEnvironmental(Exception exception) =>
+        exception is IOException or UnauthorizedAccessException or SiteX.Server.Queues.QueueStoreException { Error: SiteX.Server.Queues.QueueStoreError.Io };
 
     /// <summary>True when Kestrel could not bind a listener (port in use, address not available, no permission).</summary>
     public static bool IsBindFailure(Exception exception)

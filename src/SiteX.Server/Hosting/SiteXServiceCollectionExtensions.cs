@@ -6,7 +6,9 @@ using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Forwarding;
 using SiteX.Server.Hosting;
+using Microsoft.Extensions.Logging;
 using SiteX.Server.Queues;
+using SiteX.Server.Queues.Storage;
 using SiteX.Server.Routing;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -26,6 +28,17 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<CallForwarder>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();
+        services.TryAddSingleton<IQueueStore>(sp => new SegmentedLogStore(
+            new QueueStoreOptions
+            {
+                Directory = Path.Combine(options.DataDir, "queues"),
+                Durability = options.Queues.Durability,
+                SegmentBytes = options.Queues.SegmentBytes,
+                MaxDiskBytes = options.Queues.MaxDiskBytes,
+                MaxMessageBytes = options.Queues.MaxMessageBytes,
+            },
+            sp.GetRequiredService<ILogger<SegmentedLogStore>>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<QueueMetrics>();
         services.TryAddSingleton<QueueManager>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueManager>());

@@ -5,6 +5,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using SiteX.Protocol.Ptp;
+using Metadata = Grpc.Core.Metadata;
 
 namespace SiteX.FunctionalTests.Infrastructure;
 

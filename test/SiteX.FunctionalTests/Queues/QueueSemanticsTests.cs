@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using SiteX.FunctionalTests.Infrastructure;
 using SiteX.Protocol.Ptp;
+using Metadata = Grpc.Core.Metadata;
 using Xunit.Abstractions;
 
 namespace SiteX.FunctionalTests.Queues;
@@ -234,6 +235,6 @@ public sealed class QueueSemanticsTests(ITestOutputHelper output)
         return await new PrivateTransferTransport.PrivateTransferTransportClient(channel).popAsync(new PopInbound { Topic = topic, Timeout = timeoutMs }, headers);
     }
 
-    private static Task WaitForParkedPopsAsync(TestGateway gateway, int count) =>
+    private static Task<int> WaitForParkedPopsAsync(TestGateway gateway, int count) =>
         Eventually.ReturnsAsync(() => Task.FromResult(gateway.Queues.Snapshot().Sum(s => s.WaitingPops)), n => n == count, $"{count} parked pop(s)");
 }

@@ -70,8 +70,11 @@ internal sealed partial class SegmentedLogStore
         }
 
         Complete();
-        Reclaim();
+        Reclaim(startOverWhenEmpty: batch.Exists(o => o.Type == QueueRecordType.Release));
     }
+
+    /// <summary>Bytes the active segment may hold with nothing live before it is replaced by a fresh one.</summary>
+    private static long StartOverThreshold(bool afterRelease) => afterRelease ? 64 : 4 * 1024 * 1024;
 
     private void BufferAppend(PendingOperation operation)
     {
@@ -198,9 +201,27 @@ internal sealed partial class SegmentedLogStore
         _durableCount = 0;
     }
 
-    /// <summary>Deletes segments from the oldest end while the oldest one is not active and holds no live append.</summary>
-    private void Reclaim()
+    /// <summary>Deletes segments from the oldest end while the oldest one is not active and holds no live append.
+    /// When nothing is live any more and the active segment has grown (or a release just emptied the store), a fresh
+    /// segment starts, so that every older file can go: a released store keeps only a checkpoint record on disk.</summary>
+    private void Reclaim(bool startOverWhenEmpty)
     {
+        if (_live.Count == 0 && _fault is null && _active.Length > StartOverThreshold(startOverWhenEmpty))
+        {
+            try
+            {
+                AddSegment(_active.Id + 1);
+                Buffer(null, QueueRecordFormat.BuildCheckpoint(_nextSequence));
+                Flush();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _fault ??= ex;
+                QueueStoreLog.WriteFailed(_logger, ex);
+                return;
+            }
+        }
+
         while (_segments.Count > 1 && _segments[0] != _active && _segments[0].LiveAppends <= 0)
         {
             var segment = _segments[0];
