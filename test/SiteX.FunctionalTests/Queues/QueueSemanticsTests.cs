@@ -207,6 +207,33 @@ public sealed class QueueSemanticsTests(ITestOutputHelper output)
         Assert.Equal("success", raw.Message); // answered after waiting, as OSX does
         Assert.Equal([9, 9], message.Body.ToByteArray());
         Assert.Empty(guestGateway.Queues.Snapshot());
+
+        // Operators see it: OSX's action names in flow.log, and the queue metrics.
+        var guestLog = await Eventually.ReturnsAsync(() => ReadSharedAsync(guestGateway.AccessLogFile), t => t.Contains("|MSG_REDIRECT|", StringComparison.Ordinal), "relay line at the guest");
+        var hostLog = await Eventually.ReturnsAsync(() => ReadSharedAsync(hostGateway.AccessLogFile),
+            t => t.Contains("|MSG_DOWNLOAD|", StringComparison.Ordinal) && t.Contains("|LONG_PULLING_ANSWER|", StringComparison.Ordinal), "store and pop lines at the host");
+        Assert.Contains($"|session:{Session}|topic:g2h|", guestLog, StringComparison.Ordinal);
+        Assert.Contains("|des:10000|code:E0000000000|", hostLog, StringComparison.Ordinal);
+        using var http = new System.Net.Http.HttpClient();
+        var metrics = await Eventually.ReturnsAsync(() => http.GetStringAsync($"http://127.0.0.1:{hostGateway.AdminPort}/metrics"),
+            t => MetricValue(t, "sitex_queue_popped_total") == "1", "queue metrics at the host");
+        Assert.Equal("1", MetricValue(metrics, "sitex_queue_pushed_total"));
+        Assert.Equal("0", MetricValue(metrics, "sitex_queue_depth"));
+    }
+
+    private static string? MetricValue(string metrics, string name) =>
+        metrics.Split('\n').FirstOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))?.TrimEnd().Split(' ')[^1];
+
+    private static async Task<string> ReadSharedAsync(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return "";
+        }
+
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync();
     }
 
     [Fact]
