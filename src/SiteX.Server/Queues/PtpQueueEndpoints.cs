@@ -167,8 +167,7 @@ internal sealed class PtpQueueEndpoints
         if (peek)
         {
             call.Action = "PEEK";
-            var next = _queues.Peek(session!, call.Topic!);
-            var payload = next is null ? ReadOnlyMemory<byte>.Empty : await _queues.ReadPayloadAsync(next, context.RequestAborted);
+            var payload = await PeekPayloadAsync(session!, call.Topic!, context.RequestAborted);
             await WriteAsync(context, call, new TransportOutbound { Code = PtpCodes.Success, Message = "", Payload = UnsafeByteOperations.UnsafeWrap(payload) });
             return;
         }
@@ -230,7 +229,18 @@ internal sealed class PtpQueueEndpoints
                 call.Action = "LONG_PULLING_ANSWER";
             }
 
-            var payload = await _queues.ReadPayloadAsync(lease.Message, context.RequestAborted);
+            ReadOnlyMemory<byte> payload;
+            try
+            {
+                payload = await _queues.ReadPayloadAsync(lease.Message, context.RequestAborted);
+            }
+            catch (QueueStoreException)
+            {
+                // Released (and its file reclaimed) between the lease and this read.
+                await WriteAsync(context, call, new TransportOutbound { Code = PtpCodes.QueueNotFound, Message = $"SiteX gateway {Self(_routes.Current)}: the topic was released while the pop was answered" });
+                return;
+            }
+
             var response = new TransportOutbound
             {
                 Code = PtpCodes.Success,
@@ -245,6 +255,28 @@ internal sealed class PtpQueueEndpoints
         finally
         {
             _queues.Complete(lease, delivered);
+        }
+    }
+
+    /// <summary>The next message's payload, or empty. A message consumed between the look and the read (its file may
+    /// be gone already) is skipped by looking again.</summary>
+    private async ValueTask<ReadOnlyMemory<byte>> PeekPayloadAsync(string session, string topic, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var next = _queues.Peek(session, topic);
+            if (next is null)
+            {
+                return ReadOnlyMemory<byte>.Empty;
+            }
+
+            try
+            {
+                return await _queues.ReadPayloadAsync(next, cancellationToken);
+            }
+            catch (QueueStoreException) when (attempt < 3)
+            {
+            }
         }
     }
 
