@@ -62,7 +62,48 @@ internal sealed class FakeDataTransferService : DataTransferService.DataTransfer
     }
 }
 
-/// <summary>A <see cref="FakeDataTransferService"/> on its own Kestrel (127.0.0.1, a free port, h2c).</summary>
+/// <summary>
+/// A stand-in for a Java OSX gateway's <c>PrivateTransferProtocol.invoke</c>, with OSX's own checks (wire-contract
+/// 2.4, 2.5): an empty <c>x-ptp-tech-provider-code</c> fails the call with INTERNAL; no <c>x-ptp-target-node-id</c>
+/// answers E0000000500; the uri keeps everything from the first '/' after "://"; a push uri decodes the payload as a
+/// serialized PushInbound. Records each accepted push with its headers.
+/// </summary>
+internal sealed class OsxLikeInvokeService : SiteX.Protocol.Ptp.PrivateTransferProtocol.PrivateTransferProtocolBase
+{
+    public ConcurrentQueue<(Grpc.Core.Metadata Headers, SiteX.Protocol.Ptp.PushInbound Push)> Pushes { get; } = new();
+
+    public override Task<SiteX.Protocol.Ptp.Outbound> invoke(SiteX.Protocol.Ptp.Inbound request, ServerCallContext context)
+    {
+        string? Header(string name) => context.RequestHeaders.GetValue(name);
+        if (string.IsNullOrEmpty(Header("x-ptp-tech-provider-code")))
+        {
+            throw new RpcException(new Status(StatusCode.Internal, "techProviderCode is null"));
+        }
+
+        if (string.IsNullOrEmpty(Header("x-ptp-target-node-id")))
+        {
+            return Task.FromResult(new SiteX.Protocol.Ptp.Outbound { Code = "E0000000500", Message = "des party id is null" });
+        }
+
+        var uri = Header("x-ptp-uri") ?? "";
+        var scheme = uri.IndexOf("://", StringComparison.Ordinal);
+        var path = scheme < 0 ? uri : uri[uri.IndexOf('/', scheme + 3)..];
+        if (path != "/org.ppc.ptp.PrivateTransferTransport/push")
+        {
+            return Task.FromResult(new SiteX.Protocol.Ptp.Outbound { Code = "", Message = "PARTY_10000:null" });
+        }
+
+        if (string.IsNullOrEmpty(Header("x-ptp-session-id")))
+        {
+            return Task.FromResult(new SiteX.Protocol.Ptp.Outbound { Code = "E0000000400", Message = "sessionId is null" });
+        }
+
+        Pushes.Enqueue((context.RequestHeaders, SiteX.Protocol.Ptp.PushInbound.Parser.ParseFrom(request.Payload)));
+        return Task.FromResult(new SiteX.Protocol.Ptp.Outbound { Code = "E0000000000", Message = "success" });
+    }
+}
+
+/// <summary>A <see cref="FakeDataTransferService"/> (and an <see cref="OsxLikeInvokeService"/>) on its own Kestrel (127.0.0.1, a free port, h2c).</summary>
 internal sealed class FakeFateServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -72,7 +113,10 @@ internal sealed class FakeFateServer : IAsyncDisposable
         _app = app;
         Port = port;
         Service = app.Services.GetRequiredService<FakeDataTransferService>();
+        Osx = app.Services.GetRequiredService<OsxLikeInvokeService>();
     }
+
+    public OsxLikeInvokeService Osx { get; }
 
     public int Port { get; }
 
@@ -86,8 +130,10 @@ internal sealed class FakeFateServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton<FakeDataTransferService>();
+        builder.Services.AddSingleton<OsxLikeInvokeService>();
         var app = builder.Build();
         app.MapGrpcService<FakeDataTransferService>();
+        app.MapGrpcService<OsxLikeInvokeService>();
         try
         {
             await app.StartAsync().DefaultTimeout();
