@@ -15,6 +15,7 @@ internal static class Program
           startup        [--runs 10] [--idle-ms 1000]                                 sitex serve start to ready, idle RSS
           reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
           unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin]
+          store          [--appenders 16] [--seconds 3] [--rounds 3] [--sizes 1024,1048576] [--durability Fsync] [--preallocation ZeroFill,Off] [--dir /tmp]
           every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
           sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
         """;
@@ -54,6 +55,7 @@ internal static class Program
             "startup" => await StartupScenario.RunAsync(options, stop.Token),
             "reload" => await ReloadScenario.RunAsync(options, stop.Token),
             "unary" => await UnaryScenario.RunAsync(options, stop.Token),
+            "store" => await StoreScenario.RunAsync(options, stop.Token),
             _ => Unknown(args[0]),
         };
     }
