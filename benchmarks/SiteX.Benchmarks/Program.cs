@@ -16,6 +16,8 @@ internal static class Program
           reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
           unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin]
           store          [--appenders 16] [--seconds 3] [--rounds 3] [--sizes 1024,1048576] [--durability Fsync] [--preallocation ZeroFill,Off] [--dir /tmp]
+          queue-throughput [--size 1024] [--count 32000] [--topics 16] [--rounds 3] [--warmup 8000] [--pop-timeout-ms 5000]
+          queue-latency  [--samples 2000] [--size 1024] [--park-ms 5] [--block 100] [--warmup 500]
           every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
           sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
         """;
@@ -56,6 +58,8 @@ internal static class Program
             "reload" => await ReloadScenario.RunAsync(options, stop.Token),
             "unary" => await UnaryScenario.RunAsync(options, stop.Token),
             "store" => await StoreScenario.RunAsync(options, stop.Token),
+            "queue-throughput" => await QueueThroughputScenario.RunAsync(options, stop.Token),
+            "queue-latency" => await QueueLatencyScenario.RunAsync(options, stop.Token),
             _ => Unknown(args[0]),
         };
     }

@@ -51,6 +51,7 @@ internal sealed partial class SegmentedLogStore : IQueueStore
     private Exception? _fault;
     private Task<Microsoft.Win32.SafeHandles.SafeFileHandle?>? _spare;
     private long _spareBytes;
+    private double _averageFlushBytes;
 
     private SafeFileHandle? _lock;
     private Task _writer = Task.CompletedTask;
