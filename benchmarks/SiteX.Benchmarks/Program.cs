@@ -15,6 +15,10 @@ internal static class Program
           startup        [--runs 10] [--idle-ms 1000]                                 sitex serve start to ready, idle RSS
           reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
           unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin]
+          store          [--appenders 16] [--seconds 3] [--rounds 3] [--sizes 1024,1048576] [--durability Fsync] [--preallocation ZeroFill,Off] [--dir /tmp]
+          queue-throughput [--size 1024] [--count 32000] [--topics 16] [--rounds 3] [--warmup 8000] [--pop-timeout-ms 5000]
+          queue-latency  [--samples 2000] [--size 1024] [--park-ms 5] [--block 100] [--warmup 500]
+          rabbitmq       [--queues 16] [--size 1024] [--seconds 5] [--rounds 3] [--types classic,quorum] [--port 5672]   (start it: benchmarks/rabbitmq/rabbitmq.sh start DIR)
           every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
           sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
         """;
@@ -54,6 +58,10 @@ internal static class Program
             "startup" => await StartupScenario.RunAsync(options, stop.Token),
             "reload" => await ReloadScenario.RunAsync(options, stop.Token),
             "unary" => await UnaryScenario.RunAsync(options, stop.Token),
+            "store" => await StoreScenario.RunAsync(options, stop.Token),
+            "queue-throughput" => await QueueThroughputScenario.RunAsync(options, stop.Token),
+            "queue-latency" => await QueueLatencyScenario.RunAsync(options, stop.Token),
+            "rabbitmq" => await RabbitMqScenario.RunAsync(options, stop.Token),
             _ => Unknown(args[0]),
         };
     }

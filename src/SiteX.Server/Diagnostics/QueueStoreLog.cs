@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Queue store log events, ids 1200-1249. Next free id: 1207.</summary>
+/// <summary>Queue store log events, ids 1200-1249. Next free id: 1208.</summary>
 internal static partial class QueueStoreLog
 {
     [LoggerMessage(1200, LogLevel.Information, "Queue store {Directory} opened: {Segments} segment(s), {DiskBytes} bytes, {Live} live message(s), next sequence {NextSequence}, in {ElapsedMs} ms", EventName = "QueueStoreOpened")]
@@ -25,4 +25,7 @@ internal static partial class QueueStoreLog
 
     [LoggerMessage(1206, LogLevel.Warning, "Queue store {Directory}: ignoring file {File}, which is not a segment", EventName = "QueueStoreForeignFile")]
     public static partial void ForeignFile(ILogger logger, string directory, string file);
+
+    [LoggerMessage(1207, LogLevel.Warning, "Queue store: preparing the next segment ahead of need failed; segments grow as they are written until it succeeds", EventName = "QueueSegmentPreallocationFailed")]
+    public static partial void PreallocationFailed(ILogger logger, Exception exception);
 }

@@ -13,7 +13,9 @@ internal sealed class StoreHarness : IDisposable
 
     public StoreHarness(Action<QueueStoreOptions>? configure = null)
     {
-        Options = new QueueStoreOptions { Directory = _root.Combine("queues") };
+        // Growing segments by default: these tests assert exact file lengths and segment counts, which pre-allocation
+        // makes depend on when the background spare is ready. SegmentedLogStorePreallocationTests covers the default.
+        Options = new QueueStoreOptions { Directory = _root.Combine("queues"), Preallocation = SegmentPreallocation.Off };
         configure?.Invoke(Options);
         _loggerFactory = new LoggerFactory([Logs]);
     }
@@ -33,6 +35,7 @@ internal sealed class StoreHarness : IDisposable
             MaxDiskBytes = Options.MaxDiskBytes,
             MaxMessageBytes = Options.MaxMessageBytes,
             CacheMessagesUpToBytes = Options.CacheMessagesUpToBytes,
+            Preallocation = Options.Preallocation,
         };
         var store = new SegmentedLogStore(options, _loggerFactory.CreateLogger<SegmentedLogStore>(), TimeProvider.System);
         var live = await store.OpenAsync(CancellationToken.None).DefaultTimeout();

@@ -67,6 +67,58 @@ internal static class FileSync
         }
     }
 
+    private static readonly byte[] s_zeros = new byte[1 << 20];
+
+    /// <summary>Makes [<paramref name="from"/>, <paramref name="to"/>) of the file zeros on disk, extending the file
+    /// if needed, and flushes it. With <paramref name="useFallocate"/> on Linux it tries <c>fallocate(2)</c> (mode 0)
+    /// first; where that is unsupported, and always otherwise, it writes real zero blocks. Never just a size change
+    /// (a sparse hole would be allocated on the first write again).</summary>
+    public static void WriteZeros(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long from, long to, bool useFallocate)
+    {
+        if (to <= from)
+        {
+            return;
+        }
+
+        if (!(useFallocate && TryFallocate(handle, from, to - from)))
+        {
+            for (var at = from; at < to;)
+            {
+                var count = (int)Math.Min(s_zeros.Length, to - at);
+                RandomAccess.Write(handle, s_zeros.AsSpan(0, count), at);
+                at += count;
+            }
+        }
+
+        FlushData(handle);
+    }
+
+    private static bool TryFallocate(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess)
+        {
+            return false;
+        }
+
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            return Fallocate((int)handle.DangerousGetHandle(), 0, offset, length) == 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int Fallocate(int fd, int mode, long offset, long length);
+
     [DllImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int Fdatasync(int fd);

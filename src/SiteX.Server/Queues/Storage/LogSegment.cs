@@ -4,8 +4,8 @@ using Microsoft.Win32.SafeHandles;
 namespace SiteX.Server.Queues.Storage;
 
 /// <summary>One segment file: <c>{id:D20}.seg</c> in the store directory. The handle serves writes (active segment,
-/// writer loop only) and positional reads (any thread). <see cref="Length"/> and <see cref="LiveAppends"/> are
-/// changed by the writer loop only.</summary>
+/// writer loop only) and positional reads (any thread). <see cref="Length"/>, <see cref="FileLength"/> and
+/// <see cref="LiveAppends"/> are changed by the writer loop only (and recovery before it starts).</summary>
 internal sealed class LogSegment(long id, string path, SafeFileHandle handle, long length)
 {
     public const string Extension = ".seg";
@@ -14,8 +14,17 @@ internal sealed class LogSegment(long id, string path, SafeFileHandle handle, lo
     public string Path { get; } = path;
     public SafeFileHandle Handle { get; } = handle;
 
-    /// <summary>Bytes written (and, for the active segment, the next write offset).</summary>
+    /// <summary>The logical end of the records (for the active segment, the next write offset). In a pre-allocated
+    /// segment everything from here to <see cref="FileLength"/> is zeros.</summary>
     public long Length { get; set; } = length;
+
+    /// <summary>The file's length: the bytes it takes on disk, counted by <see cref="SegmentedLogStore.DiskBytes"/>
+    /// and the quota. At least <see cref="Length"/>.</summary>
+    public long FileLength { get; set; } = length;
+
+    /// <summary>The space after <see cref="Length"/> was written with zeros (or allocated) ahead of the appends, so
+    /// writes overwrite initialised blocks.</summary>
+    public bool Preallocated { get; set; }
 
     /// <summary>Appends in this segment not yet consumed or released.</summary>
     public int LiveAppends { get; set; }

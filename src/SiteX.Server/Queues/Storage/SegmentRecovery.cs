@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using SiteX.Server.Diagnostics;
 
@@ -9,6 +10,13 @@ namespace SiteX.Server.Queues.Storage;
 /// corrupt tail off the last segment, skips the rest of an older segment after a corrupt record, and applies
 /// consumes and releases (a release drops every earlier append of its session, or of its session and topic).
 /// </summary>
+/// <remarks>
+/// Segments may be pre-allocated: zeros after the last record. A header that starts with magic 0 (or fewer than a
+/// header's bytes left) followed by nothing but zeros to the end of the file is the clean end of the log, not
+/// corruption. Zeros followed by anything non-zero are not: an unacknowledged batch can reach the disk in any order
+/// of pages, so that is a torn tail like any other. A torn tail of the last segment is zeroed (pre-allocated mode,
+/// so no stale record can ever be read back after later appends stop short of it) or cut off (otherwise).
+/// </remarks>
 internal sealed class SegmentRecovery(ILogger logger)
 {
     private const int WindowBytes = 4 << 20;
@@ -24,7 +32,10 @@ internal sealed class SegmentRecovery(ILogger logger)
 
     /// <summary>Scans <paramref name="segments"/> (oldest first) and returns the live messages in append order; sets
     /// each segment's <see cref="LogSegment.LiveAppends"/>.</summary>
-    public List<StoredMessage> Recover(IReadOnlyList<LogSegment> segments, bool durable, CancellationToken cancellationToken)
+    /// <remarks>With <paramref name="keepAllocation"/> a torn tail of the last segment is overwritten with zeros instead
+    /// of cut off, so the file keeps its pre-allocated blocks. Sets each segment's <see cref="LogSegment.Length"/> (the
+    /// end of its records) and <see cref="LogSegment.FileLength"/>.</remarks>
+    public List<StoredMessage> Recover(IReadOnlyList<LogSegment> segments, bool durable, bool keepAllocation, CancellationToken cancellationToken)
     {
         _window = ArrayPool<byte>.Shared.Rent(WindowBytes);
         try
@@ -32,7 +43,7 @@ internal sealed class SegmentRecovery(ILogger logger)
             for (var i = 0; i < segments.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                Scan(segments[i], isLast: i == segments.Count - 1, durable);
+                Scan(segments[i], isLast: i == segments.Count - 1, durable, keepAllocation);
             }
         }
         finally
@@ -52,10 +63,10 @@ internal sealed class SegmentRecovery(ILogger logger)
         return live;
     }
 
-    private void Scan(LogSegment segment, bool isLast, bool durable)
+    private void Scan(LogSegment segment, bool isLast, bool durable, bool keepAllocation)
     {
         _windowLength = 0;
-        var length = segment.Length;
+        var length = segment.FileLength;
         long position = 0;
         string? problem = null;
         Span<byte> header = stackalloc byte[QueueRecordFormat.HeaderSize];
@@ -63,11 +74,18 @@ internal sealed class SegmentRecovery(ILogger logger)
         {
             if (length - position < QueueRecordFormat.HeaderSize)
             {
-                problem = "incomplete header";
+                problem = EndOfNonZero(segment, position) == position ? null : "incomplete header";
                 break;
             }
 
             Window(segment, position, QueueRecordFormat.HeaderSize).CopyTo(header);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(header) == 0)
+            {
+                // Pre-allocated space: the end of the log if only zeros follow.
+                problem = EndOfNonZero(segment, position) == position ? null : "zeros followed by data";
+                break;
+            }
+
             if (!QueueRecordFormat.TryReadHeader(header, out var bodyLength, out var crc, out var type))
             {
                 problem = "bad magic or record type";
@@ -97,6 +115,7 @@ internal sealed class SegmentRecovery(ILogger logger)
             position = bodyStart + bodyLength;
         }
 
+        segment.Length = position;
         if (problem is null)
         {
             return;
@@ -104,19 +123,49 @@ internal sealed class SegmentRecovery(ILogger logger)
 
         if (isLast)
         {
-            QueueStoreLog.TailTruncated(logger, segment.Id, position, problem, length - position);
-            RandomAccess.SetLength(segment.Handle, position);
+            if (keepAllocation)
+            {
+                // Overwrite the torn bytes with zeros and keep the file's blocks for the appends to come.
+                var end = EndOfNonZero(segment, position);
+                QueueStoreLog.TailTruncated(logger, segment.Id, position, problem, end - position);
+                FileSync.WriteZeros(segment.Handle, position, end, useFallocate: false);
+            }
+            else
+            {
+                QueueStoreLog.TailTruncated(logger, segment.Id, position, problem, length - position);
+                RandomAccess.SetLength(segment.Handle, position);
+                segment.FileLength = position;
+            }
+
             if (durable)
             {
                 RandomAccess.FlushToDisk(segment.Handle);
             }
-
-            segment.Length = position;
         }
         else
         {
             QueueStoreLog.SegmentCorrupt(logger, segment.Id, position, problem, length - position);
         }
+    }
+
+    /// <summary>The offset just past the last non-zero byte at or after <paramref name="from"/> (so
+    /// <paramref name="from"/> itself when only zeros follow).</summary>
+    private long EndOfNonZero(LogSegment segment, long from)
+    {
+        var end = from;
+        for (var position = from; position < segment.FileLength;)
+        {
+            var chunk = (int)Math.Min(segment.FileLength - position, WindowBytes);
+            var last = Window(segment, position, chunk).LastIndexOfAnyExcept((byte)0);
+            if (last >= 0)
+            {
+                end = position + last + 1;
+            }
+
+            position += chunk;
+        }
+
+        return end;
     }
 
     private bool Apply(LogSegment segment, QueueRecordType type, ReadOnlySpan<byte> body, long bodyStart, long bodyLength)
@@ -233,7 +282,7 @@ internal sealed class SegmentRecovery(ILogger logger)
     {
         if (position < _windowStart || position + count > _windowStart + _windowLength)
         {
-            var want = (int)Math.Min(WindowBytes, segment.Length - position);
+            var want = (int)Math.Min(WindowBytes, segment.FileLength - position);
             var read = 0;
             while (read < want)
             {

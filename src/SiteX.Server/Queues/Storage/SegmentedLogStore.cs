@@ -24,6 +24,8 @@ namespace SiteX.Server.Queues.Storage;
 internal sealed partial class SegmentedLogStore : IQueueStore
 {
     private const string LockFileName = "store.lock";
+    /// <summary>The next segment while it is being pre-allocated; renamed to its number when it becomes active.</summary>
+    private const string SpareFileName = "next.seg.spare";
     private const int MaxBatchOperations = 4096;
     private const long MaxBatchBytes = 16L << 20;
     private const int MaxBuffersPerWrite = 512;
@@ -33,6 +35,7 @@ internal sealed partial class SegmentedLogStore : IQueueStore
     private readonly TimeProvider _time;
     private readonly string _directory;
     private readonly bool _durable;
+    private readonly SegmentPreallocation _preallocation;
     private readonly Channel<PendingOperation> _channel = Channel.CreateUnbounded<PendingOperation>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<long, LogSegment> _segmentsById = new();
 
@@ -46,6 +49,9 @@ internal sealed partial class SegmentedLogStore : IQueueStore
     private long _bufferedBytes;
     private int _durableCount;
     private Exception? _fault;
+    private Task<Microsoft.Win32.SafeHandles.SafeFileHandle?>? _spare;
+    private long _spareBytes;
+    private double _averageFlushBytes;
 
     private SafeFileHandle? _lock;
     private Task _writer = Task.CompletedTask;
@@ -64,9 +70,16 @@ internal sealed partial class SegmentedLogStore : IQueueStore
         (_options, _logger, _time) = (options, logger, time);
         _directory = Path.GetFullPath(options.Directory);
         _durable = options.Durability == QueueDurability.Fsync;
+        _preallocation = options.Preallocation;
     }
 
+    /// <summary>Bytes the store's files take on disk: every segment's file length, pre-allocated space and the spare
+    /// being prepared included. This is what the quota counts.</summary>
+
     public long DiskBytes => Volatile.Read(ref _diskBytes);
+
+    /// <summary>For tests: completes when the spare segment being prepared (if any) is ready.</summary>
+    internal Task SpareReady => Volatile.Read(ref _spare) ?? Task.CompletedTask;
 
     public ValueTask<IReadOnlyList<StoredMessage>> OpenAsync(CancellationToken cancellationToken)
     {
@@ -89,7 +102,7 @@ internal sealed partial class SegmentedLogStore : IQueueStore
             }
 
             var recovery = new SegmentRecovery(_logger);
-            live = recovery.Recover(_segments, _durable, cancellationToken);
+            live = recovery.Recover(_segments, _durable, _preallocation != SegmentPreallocation.Off, cancellationToken);
             _nextSequence = recovery.NextSequence;
             if (_segments.Count == 0)
             {
@@ -113,7 +126,10 @@ internal sealed partial class SegmentedLogStore : IQueueStore
             _live.Add(message.Sequence);
         }
 
-        _diskBytes = _segments.Sum(s => s.Length);
+        // Zeros after the records of the last segment (recovery made sure nothing else follows them) are space ready to
+        // be overwritten.
+        _active.Preallocated = _preallocation != SegmentPreallocation.Off && _active.FileLength > _active.Length;
+        _diskBytes = _segments.Sum(s => s.FileLength);
         _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
         QueueStoreLog.Opened(_logger, _directory, _segments.Count, _diskBytes, live.Count, _nextSequence, (long)_time.GetElapsedTime(started).TotalMilliseconds);
         return ValueTask.FromResult<IReadOnlyList<StoredMessage>>(live);
@@ -213,6 +229,12 @@ internal sealed partial class SegmentedLogStore : IQueueStore
         // Operations already queued are still written and completed; later calls fail with Closed.
         _channel.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+        if (_spare is { } spare)
+        {
+            (await spare.ConfigureAwait(false))?.Dispose();
+            DeleteSpare();
+        }
+
         CloseFiles();
     }
 
@@ -263,6 +285,10 @@ internal sealed partial class SegmentedLogStore : IQueueStore
             if (LogSegment.TryParseFileName(name, out var id))
             {
                 ids.Add(id);
+            }
+            else if (name == SpareFileName)
+            {
+                File.Delete(path); // A spare being prepared when the process stopped; it holds nothing.
             }
             else if (name != LockFileName)
             {
