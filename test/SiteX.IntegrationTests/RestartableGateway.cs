@@ -8,9 +8,9 @@ namespace SiteX.IntegrationTests;
 /// The first start takes a free port (<c>--grpc-port 0</c>); later starts reuse it, retrying briefly while it is
 /// still taken.
 /// </summary>
-internal sealed class RestartableGateway(Func<string, IReadOnlyList<string>, SiteXProcess> start, string dataDir, string selfParty)
+internal sealed class RestartableGateway(Func<string, IReadOnlyList<string>, SiteXProcess> start, string dataDir, string selfParty, IReadOnlyList<string>? extraArgs = null)
 {
-    private readonly List<long> _killedAt = [];
+    private readonly List<(long Started, long Ended)> _kills = [];
 
     public int GrpcPort { get; private set; }
 
@@ -21,16 +21,26 @@ internal sealed class RestartableGateway(Func<string, IReadOnlyList<string>, Sit
     /// <summary>Every process started, in order (the first is the initial start).</summary>
     public List<SiteXProcess> Processes { get; } = [];
 
-    public int Kills => _killedAt.Count;
-
-    /// <summary><see cref="Stopwatch"/> timestamps taken just before each kill.</summary>
-    public IReadOnlyList<long> KilledAt
+    public int Kills
     {
         get
         {
-            lock (_killedAt)
+            lock (_kills)
             {
-                return [.. _killedAt];
+                return _kills.Count;
+            }
+        }
+    }
+
+    /// <summary>Each kill as <see cref="Stopwatch"/> timestamps: just before the signal, and once the process was
+    /// gone. The killed process may still answer calls in between.</summary>
+    public IReadOnlyList<(long Started, long Ended)> KillTimes
+    {
+        get
+        {
+            lock (_kills)
+            {
+                return [.. _kills];
             }
         }
     }
@@ -44,6 +54,7 @@ internal sealed class RestartableGateway(Func<string, IReadOnlyList<string>, Sit
                 "serve", "--self-party", selfParty, "--bind", "127.0.0.1", "--admin-port", "0",
                 "--grpc-port", GrpcPort.ToString(CultureInfo.InvariantCulture), "--data-dir", dataDir,
             };
+            args.AddRange(extraArgs ?? []);
             var process = start($"gateway-{Processes.Count}-{attempt}", args);
             try
             {
@@ -63,12 +74,12 @@ internal sealed class RestartableGateway(Func<string, IReadOnlyList<string>, Sit
     /// <summary>kill -9, then wait until the process is gone.</summary>
     public void Kill()
     {
-        lock (_killedAt)
-        {
-            _killedAt.Add(Stopwatch.GetTimestamp());
-        }
-
+        var started = Stopwatch.GetTimestamp();
         Current.Kill();
+        lock (_kills)
+        {
+            _kills.Add((started, Stopwatch.GetTimestamp()));
+        }
     }
 
     public async Task KillAndRestartAsync()
