@@ -60,8 +60,18 @@ public sealed partial class QueueCrashTests(ITestOutputHelper output) : ProcessT
         Output.WriteLine(
             $"crash run: {messages} messages (seed {seed}), {gateway.Kills} kills, {gateway.Processes.Count - 1} restarts, " +
             $"{run.Receipts.Count} received, {lost.Count} lost, {duplicates.Sum(g => g.Count() - 1)} duplicate(s) of {duplicates.Count} message(s), " +
-            $"{run.PushRetries} push retries ({string.Join(", ", run.PushFailures.Select(f => $"{f.Key}: {f.Value}"))}), {run.PopErrors} pop errors, " +
+            $"{run.PushRetries} push retries ({string.Join(", ", run.PushFailures.Select(f => $"{f.Key}: {f.Value}"))}), {run.PopErrors} pop errors ({string.Join(", ", run.PopFailures.Select(f => $"{f.Key}: {f.Value}"))}), " +
             $"{clock.Elapsed.TotalSeconds:0.0} s");
+        Output.WriteLine($"  left in the queue at the end: {depthLeft}");
+        foreach (var index in lost)
+        {
+            Output.WriteLine($"  lost {payloads.Id(index)}: pushes {run.PushHistory.GetValueOrDefault(index)}; neighbours received at {string.Join(", ", run.Receipts.Where(r => Math.Abs(r.Index - index) <= 2).OrderBy(r => r.Index).Select(r => $"m-{r.Index} {Seconds(r.Started):0.000}-{Seconds(r.Ended):0.000} s"))}; kills at {string.Join(", ", gateway.KillTimes.Select(k => $"{Seconds(k.Started):0.000}-{Seconds(k.Ended):0.000} s"))}");
+        }
+        foreach (var line in gateway.Processes.SelectMany(p => p.StandardError.Split('\n').Concat(p.StandardOutput.Split('\n'))).Where(l => LogLevelPrefix().IsMatch(l)))
+        {
+            Output.WriteLine($"  gateway log: {line}");
+        }
+
         foreach (var group in duplicates)
         {
             Output.WriteLine($"  duplicate m-{group.Key}: received at {string.Join(", ", group.Select(r => $"{Seconds(r.Ended):0.000} s"))}; kills at {string.Join(", ", killTimes.Select(k => $"{Seconds(k.Started):0.000}-{Seconds(k.Ended):0.000} s"))}");
@@ -194,11 +204,13 @@ public sealed partial class QueueCrashTests(ITestOutputHelper output) : ProcessT
                 }
 
                 run.PushFailures.AddOrUpdate(failure, 1, (_, n) => n + 1);
+                run.PushHistory.AddOrUpdate(i, $"{failure} at {Seconds(Stopwatch.GetTimestamp()):0.000} s", (_, h) => $"{h}; {failure} at {Seconds(Stopwatch.GetTimestamp()):0.000} s");
                 Interlocked.Increment(ref run.PushRetries);
                 Assert.True(Stopwatch.GetElapsedTime(started) < s_retryBudget, $"push {payloads.Id(i)} not acknowledged within {s_retryBudget.TotalSeconds} s; last failure {failure}");
                 await Task.Delay(20);
             }
 
+            run.PushHistory.AddOrUpdate(i, $"acknowledged at {Seconds(Stopwatch.GetTimestamp()):0.000} s", (_, h) => $"{h}; acknowledged at {Seconds(Stopwatch.GetTimestamp()):0.000} s");
             Volatile.Write(ref run.Acknowledged, i + 1);
         }
 
@@ -218,9 +230,11 @@ public sealed partial class QueueCrashTests(ITestOutputHelper output) : ProcessT
             {
                 reply = await client.PopAsync(Topic, PopTimeoutMs, TimeSpan.FromMilliseconds(PopTimeoutMs + 10_000));
             }
-            catch (RpcException)
+            catch (RpcException ex)
             {
                 Interlocked.Increment(ref run.PopErrors);
+                var detail = ex.Status.Detail.Length > 70 ? ex.Status.Detail[..70] : ex.Status.Detail;
+                run.PopFailures.AddOrUpdate($"{ex.StatusCode} \"{detail}\"", 1, (_, n) => n + 1);
                 await Task.Delay(20);
                 continue;
             }
@@ -336,5 +350,8 @@ public sealed partial class QueueCrashTests(ITestOutputHelper output) : ProcessT
         public ConcurrentBag<Receipt> Receipts { get; } = [];
         public ConcurrentBag<string> Corrupt { get; } = [];
         public ConcurrentDictionary<string, int> PushFailures { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, int> PopFailures { get; } = new(StringComparer.Ordinal);
+        /// <summary>Per message: each failed push attempt and the acknowledgement, with times.</summary>
+        public ConcurrentDictionary<int, string> PushHistory { get; } = new();
     }
 }
