@@ -6,11 +6,13 @@ namespace SiteX.Cli;
 /// <summary>Builds the <c>sitex</c> root command. Output writers are injected so tests can capture them.</summary>
 internal static class SiteXCommandLine
 {
-    public static RootCommand Build(TextWriter output, TextWriter error)
+    /// <param name="adminHandler">Sends the admin API requests of <c>sitex queues</c>; null for a real socket handler.</param>
+    public static RootCommand Build(TextWriter output, TextWriter error, HttpMessageHandler? adminHandler = null)
     {
         var root = new RootCommand("SiteX: a cross-site service exchange for federated learning, wire-compatible with FATE's OSX.");
         root.Subcommands.Add(ServeCommand.Create(output, error));
         root.Subcommands.Add(RoutesCommand.Create(output, error));
+        root.Subcommands.Add(QueuesCommand.Create(output, error, adminHandler));
         root.Subcommands.Add(DemoCommand.Create(output, error));
         return root;
     }
@@ -22,8 +24,8 @@ internal static class SiteXCommandLine
     /// (<c>ProcessTerminationTimeout = null</c>): it would return exit code 143 or 130 two seconds after the signal,
     /// ending the process with calls still draining.
     /// </remarks>
-    public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error) =>
-        Build(output, error).Parse(args).InvokeAsync(new InvocationConfiguration
+    public static Task<int> InvokeAsync(string[] args, TextWriter output, TextWriter error, HttpMessageHandler? adminHandler = null) =>
+        Build(output, error, adminHandler).Parse(args).InvokeAsync(new InvocationConfiguration
         {
             Output = output,
             Error = error,

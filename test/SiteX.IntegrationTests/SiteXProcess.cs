@@ -176,6 +176,16 @@ public sealed partial class SiteXProcess : IDisposable
         }
     }
 
+    /// <summary>Kills the process tree without warning: SIGKILL on Linux, like <c>kill -9</c> (no shutdown, no flush).
+    /// Returns once the process is gone.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Everything known about the process, for a failure message.</summary>
     public string Describe()
     {

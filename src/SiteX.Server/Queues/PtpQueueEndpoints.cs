@@ -218,7 +218,8 @@ internal sealed class PtpQueueEndpoints
         await WriteAsync(context, call, new TransportOutbound { Code = PtpCodes.Success, Message = "success" });
     }
 
-    /// <summary>Writes a popped message; consumed only if the response reached the caller's connection.</summary>
+    /// <summary>Writes a popped message; consumed only once the whole response, trailers included, was written to the
+    /// caller's connection.</summary>
     private async Task DeliverAsync(HttpContext context, GatewayCall call, QueueLease lease)
     {
         var delivered = false;
@@ -249,7 +250,12 @@ internal sealed class PtpQueueEndpoints
             };
             call.ResponseBytes = payload.Length;
             await WriteAsync(context, call, response);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
+
+            // Complete the response (trailers with grpc-status included) before counting the message as delivered.
+            // A flushed DATA frame is not a delivered message: a gRPC client discards a response that ends without
+            // its trailers, so if the gateway died between the flush and the trailers, a consume record made
+            // durable in that gap would lose the message.
+            await context.Response.CompleteAsync();
             delivered = !context.RequestAborted.IsCancellationRequested;
         }
         finally
