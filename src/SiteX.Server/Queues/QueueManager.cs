@@ -31,7 +31,10 @@ internal sealed class QueueManager : IHostedService, IAsyncDisposable
     private readonly QueueMetrics _metrics;
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private readonly Lock _sessionsLock = new();
+    private readonly Queue<(StoredMessage Message, long DueTicks)> _pendingConsumes = new();
+    private readonly Lock _pendingConsumesLock = new();
     private ITimer? _expiryTimer;
+    private ITimer? _consumeTimer;
 
     public QueueManager(IQueueStore store, IOptions<SiteXOptions> options, TimeProvider time, ILogger<QueueManager> logger, QueueMetrics metrics)
     {
@@ -62,18 +65,23 @@ internal sealed class QueueManager : IHostedService, IAsyncDisposable
 
         QueueLog.Restored(_logger, live.Count, _sessions.Count);
         _expiryTimer = _time.CreateTimer(_ => ExpireIdleSessions(), null, _options.ExpiryScanInterval, _options.ExpiryScanInterval);
+        var tick = _options.ConsumeRecordDelay / 4;
+        _consumeTimer = _time.CreateTimer(_ => WriteDueConsumes(all: false), null, tick, tick);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>On a clean stop every delivered message is recorded as consumed at once: only a crash redelivers.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _expiryTimer?.Dispose();
-        return Task.CompletedTask;
+        _consumeTimer?.Dispose();
+        await Task.WhenAll(WriteDueConsumes(all: true));
     }
 
     /// <summary>The store is disposed by its own owner (the service provider).</summary>
     public ValueTask DisposeAsync()
     {
         _expiryTimer?.Dispose();
+        _consumeTimer?.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -175,6 +183,7 @@ internal sealed class QueueManager : IHostedService, IAsyncDisposable
         SessionState session;
         Waiter waiter;
         TopicState topic;
+        List<StoredMessage>? confirmed = null;
         while (true)
         {
             session = GetOrCreateSession(sessionId);
@@ -196,10 +205,12 @@ internal sealed class QueueManager : IHostedService, IAsyncDisposable
             }
 
             topic = session.GetOrCreateTopic(topicName, _time); // consumers may come before producers
+            confirmed = topic.TakeUnconfirmed();
             if (topic.Ready.First is { } next)
             {
                 topic.Ready.RemoveFirst();
                 topic.Leased++;
+                ConfirmDelivered(confirmed);
                 return new(QueueStatus.Ok, new QueueLease(next.Value, topic, waited: false), null);
             }
 
@@ -216,6 +227,8 @@ internal sealed class QueueManager : IHostedService, IAsyncDisposable
         {
             session.Lock.Exit();
         }
+
+        ConfirmDelivered(confirmed);
 
         _metrics.PopParked(1);
         try
@@ -285,7 +298,55 @@ internal sealed class QueueManager : IHostedService, IAsyncDisposable
         }
 
         _metrics.Popped(message.Length);
-        _ = ConsumeInBackgroundAsync(message);
+
+        // "Written" means handed to the server: a crash before the bytes reach the client must redeliver the message,
+        // not lose it. So the consume record waits for evidence of receipt: the next pop of the same topic (FATE's
+        // consumer pops one topic in sequence), or at most ConsumeRecordDelay.
+        lock (session.Lock)
+        {
+            topic.AddUnconfirmed(message);
+        }
+
+        lock (_pendingConsumesLock)
+        {
+            _pendingConsumes.Enqueue((message, _time.GetTimestamp() + (long)(_options.ConsumeRecordDelay.TotalSeconds * _time.TimestampFrequency)));
+        }
+    }
+
+    /// <summary>Records as consumed what the previous pops of a topic delivered: a new pop shows they arrived.</summary>
+    private void ConfirmDelivered(List<StoredMessage>? delivered)
+    {
+        if (delivered is null)
+        {
+            return;
+        }
+
+        foreach (var message in delivered)
+        {
+            _ = ConsumeInBackgroundAsync(message);
+        }
+    }
+
+    /// <summary>Writes the consume records that are due (all of them when stopping).</summary>
+    private List<Task> WriteDueConsumes(bool all)
+    {
+        var now = _time.GetTimestamp();
+        var writes = new List<Task>();
+        while (true)
+        {
+            StoredMessage message;
+            lock (_pendingConsumesLock)
+            {
+                if (!_pendingConsumes.TryPeek(out var next) || (!all && next.DueTicks > now))
+                {
+                    return writes;
+                }
+
+                message = _pendingConsumes.Dequeue().Message;
+            }
+
+            writes.Add(ConsumeInBackgroundAsync(message));
+        }
     }
 
     private async Task ConsumeInBackgroundAsync(StoredMessage message)

@@ -33,6 +33,11 @@ public sealed class QueueOptions
     /// <summary>How often idle sessions are looked for.</summary>
     public TimeSpan ExpiryScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How long after a pop's response was handed to the server its message is recorded as consumed. A crash
+    /// within this time delivers the message again (at least once) instead of losing it while its bytes were still on
+    /// their way; a clean stop records every delivered message at once.</summary>
+    public TimeSpan ConsumeRecordDelay { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Longest session id or topic name, in characters.</summary>
     public int MaxNameLength { get; set; } = 512;
 }

@@ -62,6 +62,20 @@ internal sealed class TopicState(string name, SessionState session, DateTimeOffs
 
     public DateTimeOffset CreatedAt { get; } = now;
 
+    /// <summary>Messages delivered whose consume record waits for evidence of receipt: the next pop of this topic, or
+    /// the consume-record delay.</summary>
+    public List<StoredMessage>? Unconfirmed { get; private set; }
+
+    public void AddUnconfirmed(StoredMessage message) => (Unconfirmed ??= []).Add(message);
+
+    /// <summary>Hands over (and forgets) the delivered messages awaiting their consume record.</summary>
+    public List<StoredMessage>? TakeUnconfirmed()
+    {
+        var taken = Unconfirmed;
+        Unconfirmed = null;
+        return taken;
+    }
+
     /// <summary>Set when the topic was released; leases and in-flight pushes of it are dropped.</summary>
     public bool Removed { get; set; }
 

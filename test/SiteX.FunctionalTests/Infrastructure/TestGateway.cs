@@ -37,8 +37,8 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public QueueManager Queues => Server.Services.GetRequiredService<QueueManager>();
 
-    /// <summary>Bytes the queue store holds on disk.</summary>
-    public long QueueStoreBytes => Server.Services.GetRequiredService<IQueueStore>().DiskBytes;
+    /// <summary>Bytes of records the queue store holds on disk (not its pre-allocated zeros).</summary>
+    public long QueueStoreRecordBytes => ((SiteX.Server.Queues.Storage.SegmentedLogStore)Server.Services.GetRequiredService<IQueueStore>()).RecordBytes;
 
     /// <summary>Replaces the route table file the way careful operators and config tools do: write a temporary file
     /// next to it, then rename it over the old one (an atomic replace).</summary>

@@ -93,6 +93,36 @@ public sealed class QueueManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Crash_BeforeReceiptIsShown_RedeliversTheLastDeliveredMessage()
+    {
+        await Push("s", "t", [1]);
+        await Push("s", "t", [2]);
+        var first = await Pop("s", "t");
+        _queues.Complete(first.Lease!, delivered: true);
+        var second = await Pop("s", "t"); // this pop shows the first one arrived
+        _queues.Complete(second.Lease!, delivered: true);
+
+        await CrashAndRestartAsync(); // before any later pop, and before the consume-record delay passed
+        var again = await Pop("s", "t");
+
+        Assert.Equal(second.Lease!.Message.Sequence, again.Lease!.Message.Sequence);
+        Assert.Equal(1, _queues.Snapshot().Single().Topics.Single().Leased);
+    }
+
+    [Fact]
+    public async Task Complete_Delivered_IsRecordedOnceTheConsumeRecordDelayPasses()
+    {
+        await Push("s", "t", [1]);
+        var pop = await Pop("s", "t");
+        _queues.Complete(pop.Lease!, delivered: true);
+
+        _time.Advance(_options.Queues.ConsumeRecordDelay * 2); // the timer queues the consume record
+        await CrashAndRestartAsync(); // the store writes what was queued before it closes
+
+        Assert.Empty(_queues.Snapshot());
+    }
+
+    [Fact]
     public async Task ExpireIdleSessions_AfterTheIdleTimeout_ReleasesOnlyIdleSessions()
     {
         await Push("idle", "t", [1]);
@@ -191,6 +221,14 @@ public sealed class QueueManagerTests : IAsyncLifetime
         _store = new SegmentedLogStore(_harness.Options, NullLogger<SegmentedLogStore>.Instance, _time);
         _queues = new QueueManager(_store, Options.Create(_options), _time, NullLogger<QueueManager>.Instance, new QueueMetrics(_services.GetRequiredService<IMeterFactory>()));
         await _queues.StartAsync(CancellationToken.None).DefaultTimeout();
+    }
+
+    /// <summary>What a kill -9 leaves: the store closes without the manager recording what it still held back.</summary>
+    private async Task CrashAndRestartAsync()
+    {
+        await _queues.DisposeAsync();
+        await _store.DisposeAsync();
+        await StartAsync();
     }
 
     private async Task RestartAsync()

@@ -80,7 +80,15 @@ internal sealed partial class SegmentedLogStore
 
         // Apply, reclaim, then answer: a caller whose consume or release returned sees the space it freed.
         var durable = ApplyDurable();
-        Reclaim(startOverWhenEmpty: batch.Exists(o => o.Type == QueueRecordType.Release));
+        _releasedSinceStartOver |= batch.Exists(o => o.Type == QueueRecordType.Release);
+        Reclaim(startOverWhenEmpty: _releasedSinceStartOver);
+        var recordBytes = 0L;
+        foreach (var segment in _segments)
+        {
+            recordBytes += segment.Length;
+        }
+
+        Volatile.Write(ref _recordBytes, recordBytes);
         PrepareSpareIfDue();
         for (var i = 0; i < durable; i++)
         {
@@ -348,6 +356,7 @@ internal sealed partial class SegmentedLogStore
     {
         if (_live.Count == 0 && _fault is null && _active.Length > StartOverThreshold(startOverWhenEmpty))
         {
+            _releasedSinceStartOver = false;
             try
             {
                 StartSegment(_active.Id + 1);

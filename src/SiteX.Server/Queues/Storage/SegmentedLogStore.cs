@@ -49,6 +49,8 @@ internal sealed partial class SegmentedLogStore : IQueueStore
     private long _bufferedBytes;
     private int _durableCount;
     private Exception? _fault;
+    private long _recordBytes;
+    private bool _releasedSinceStartOver;
     private Task<Microsoft.Win32.SafeHandles.SafeFileHandle?>? _spare;
     private long _spareBytes;
     private double _averageFlushBytes;
@@ -77,6 +79,10 @@ internal sealed partial class SegmentedLogStore : IQueueStore
     /// being prepared included. This is what the quota counts.</summary>
 
     public long DiskBytes => Volatile.Read(ref _diskBytes);
+
+    /// <summary>Bytes of records (not pre-allocated zeros) in the segments on disk; a store whose sessions were all
+    /// released and consumed holds only its checkpoint record.</summary>
+    internal long RecordBytes => Volatile.Read(ref _recordBytes);
 
     /// <summary>For tests: completes when the spare segment being prepared (if any) is ready.</summary>
     internal Task SpareReady => Volatile.Read(ref _spare) ?? Task.CompletedTask;
