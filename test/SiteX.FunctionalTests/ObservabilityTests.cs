@@ -44,28 +44,16 @@ public sealed class ObservabilityTests(ITestOutputHelper output)
         Assert.Equal(TwoSites.PartyA, health.RootElement.GetProperty("selfParties")[0].GetString());
 
         // The access log is written in the background.
-        var flowA = await Eventually.ReturnsAsync(() => ReadSharedAsync(sites.A.AccessLogFile),
+        var flowA = await Eventually.ReturnsAsync(() => SharedFile.ReadAsync(sites.A.AccessLogFile),
             text => text.Split('\n').Count(l => l.Contains("|MSG_REDIRECT|", StringComparison.Ordinal) && l.Contains("|des:10000|", StringComparison.Ordinal)) >= 3
                 && text.Contains("|des:77777|", StringComparison.Ordinal),
             "flow.log at A");
-        var flowB = await Eventually.ReturnsAsync(() => ReadSharedAsync(sites.B.AccessLogFile),
+        var flowB = await Eventually.ReturnsAsync(() => SharedFile.ReadAsync(sites.B.AccessLogFile),
             text => text.Split('\n').Count(l => l.Contains("|FORWARD_LOCAL|", StringComparison.Ordinal) && l.Contains("|des:10000|", StringComparison.Ordinal)) >= 3,
             "flow.log at B");
         output.WriteLine("flow.log at A:" + Environment.NewLine + flowA + "flow.log at B:" + Environment.NewLine + flowB);
         Assert.Contains("|code:0|", flowA, StringComparison.Ordinal);
         Assert.Contains("|code:5|", flowA, StringComparison.Ordinal);
         cluster.AssertNoUnexpectedErrors();
-    }
-
-    private static async Task<string> ReadSharedAsync(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return "";
-        }
-
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var reader = new StreamReader(stream);
-        return await reader.ReadToEndAsync();
     }
 }

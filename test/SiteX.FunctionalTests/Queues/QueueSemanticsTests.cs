@@ -209,8 +209,8 @@ public sealed class QueueSemanticsTests(ITestOutputHelper output)
         Assert.Empty(guestGateway.Queues.Snapshot());
 
         // Operators see it: OSX's action names in flow.log, and the queue metrics.
-        var guestLog = await Eventually.ReturnsAsync(() => ReadSharedAsync(guestGateway.AccessLogFile), t => t.Contains("|MSG_REDIRECT|", StringComparison.Ordinal), "relay line at the guest");
-        var hostLog = await Eventually.ReturnsAsync(() => ReadSharedAsync(hostGateway.AccessLogFile),
+        var guestLog = await Eventually.ReturnsAsync(() => SharedFile.ReadAsync(guestGateway.AccessLogFile), t => t.Contains("|MSG_REDIRECT|", StringComparison.Ordinal), "relay line at the guest");
+        var hostLog = await Eventually.ReturnsAsync(() => SharedFile.ReadAsync(hostGateway.AccessLogFile),
             t => t.Contains("|MSG_DOWNLOAD|", StringComparison.Ordinal) && t.Contains("|LONG_PULLING_ANSWER|", StringComparison.Ordinal), "store and pop lines at the host");
         Assert.Contains($"|session:{Session}|topic:g2h|", guestLog, StringComparison.Ordinal);
         Assert.Contains("|des:10000|code:E0000000000|", hostLog, StringComparison.Ordinal);
@@ -223,18 +223,6 @@ public sealed class QueueSemanticsTests(ITestOutputHelper output)
 
     private static string? MetricValue(string metrics, string name) =>
         metrics.Split('\n').FirstOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))?.TrimEnd().Split(' ')[^1];
-
-    private static async Task<string> ReadSharedAsync(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return "";
-        }
-
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var reader = new StreamReader(stream);
-        return await reader.ReadToEndAsync();
-    }
 
     [Fact]
     public async Task Push_ToUnknownParty_AnswersNoRouteCode()
