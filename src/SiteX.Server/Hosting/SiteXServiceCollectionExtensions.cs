@@ -36,6 +36,7 @@ public static class SiteXServiceCollectionExtensions
                 SegmentBytes = options.Queues.SegmentBytes,
                 MaxDiskBytes = options.Queues.MaxDiskBytes,
                 MaxMessageBytes = options.Queues.MaxMessageBytes,
+                Preallocation = options.Queues.Preallocation,
             },
             sp.GetRequiredService<ILogger<SegmentedLogStore>>(),
             sp.GetRequiredService<TimeProvider>()));

@@ -12,6 +12,11 @@ public sealed class QueueOptions
     /// <summary>Largest message payload, in bytes.</summary>
     public int MaxMessageBytes { get; set; } = 512 * 1024 * 1024;
 
+    /// <summary>How store segments get their space: <c>ZeroFill</c> (default: written with zeros ahead of use, so each
+    /// flush overwrites allocated blocks; costs up to two segments of disk beyond the data), <c>Off</c> (segments grow
+    /// as written; least disk), <c>Fallocate</c>.</summary>
+    public SegmentPreallocation Preallocation { get; set; } = SegmentPreallocation.ZeroFill;
+
     /// <summary>Segment file size of the store.</summary>
     public long SegmentBytes { get; set; } = 64L * 1024 * 1024;
 

@@ -33,7 +33,7 @@ internal sealed class QueueStoreOptions
 }
 
 /// <summary>How the queue store prepares segment space (see <see cref="QueueStoreOptions.Preallocation"/>).</summary>
-internal enum SegmentPreallocation
+public enum SegmentPreallocation
 {
     /// <summary>A segment grows with each write: every flush also commits the new file size and block allocation.</summary>
     Off = 0,

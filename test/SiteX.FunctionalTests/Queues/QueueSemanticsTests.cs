@@ -237,6 +237,22 @@ public sealed class QueueSemanticsTests(ITestOutputHelper output)
         Assert.Contains("no route to party 424242", reply.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Preallocation_Off_SegmentsHoldOnlyWhatWasWritten()
+    {
+        await using var cluster = new TestCluster(output);
+        var gateway = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999"), configure: o => o.Queues.Preallocation = SiteX.Server.Queues.SegmentPreallocation.Off);
+        var client = new FateMqClient(gateway.GrpcPort, Session, "9999", "host");
+
+        Assert.Equal("E0000000000", (await client.ProduceAsync("9999", "t", "m", "t", new byte[1000]).DefaultTimeout()).Code);
+
+        var files = Directory.GetFiles(Path.Combine(cluster.Temp.Path, "A", "queues"));
+        Assert.DoesNotContain(files, f => f.EndsWith(".spare", StringComparison.Ordinal));
+        var segment = Assert.Single(files, f => f.EndsWith(".seg", StringComparison.Ordinal));
+        Assert.InRange(new FileInfo(segment).Length, 1000, 64 * 1024);
+        Assert.Equal(gateway.QueueStoreRecordBytes, new FileInfo(segment).Length);
+    }
+
     private static async Task<TransportOutbound> ParkedPopAsync(TestGateway gateway, FateMqClient client, string topic)
     {
         await Task.Yield();
