@@ -43,6 +43,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<QueueManager>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueManager>());
         services.TryAddSingleton<PushRelay>();
+        services.TryAddSingleton<QueueCalls>();
         services.TryAddSingleton<PtpQueueEndpoints>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
