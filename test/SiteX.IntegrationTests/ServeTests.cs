@@ -13,7 +13,7 @@ namespace SiteX.IntegrationTests;
 /// <summary><c>sitex serve</c> as a real process: forwarding through two processes, SIGTERM, bad input.</summary>
 public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(output)
 {
-    private static readonly string[] s_loopbackFreePorts = ["--grpc-port", "0", "--admin-port", "0", "--bind", "127.0.0.1"];
+    private static readonly string[] s_loopbackFreePorts = ["--grpc-port", "0", "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1"];
 
     [Fact]
     public async Task Serve_TwoSitesAndSample_CallReachesSampleThroughBothProcesses()
@@ -105,7 +105,7 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         var environment = new Dictionary<string, string> { ["SITEX_GRPCPORT"] = "0" };
 
         // Act
-        var process = StartSitex("serve", ["serve", "--admin-port", "0", "--bind", "127.0.0.1"], environment);
+        var process = StartSitex("serve", ["serve", "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1"], environment);
         var ready = await process.WaitForOutputAsync("SiteX ready");
 
         // Assert
@@ -139,13 +139,13 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         // Act
-        var process = StartSitex("serve", ["serve", "--grpc-port", port, "--admin-port", "0", "--bind", "127.0.0.1"]);
+        var process = StartSitex("serve", ["serve", "--grpc-port", port, "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1"]);
         var exitCode = await process.WaitForExitAsync();
 
         // Assert
         Assert.True(exitCode == 1, process.Describe());
         Assert.Contains("already in use", process.StandardError, StringComparison.Ordinal);
-        Assert.Contains($"(gRPC port {port}, admin port 0; choose others with --grpc-port/--admin-port", process.StandardError, StringComparison.Ordinal);
+        Assert.Contains($"(gRPC port {port}, admin port 0, HTTP port 0; choose others with --grpc-port/--admin-port/--http-port", process.StandardError, StringComparison.Ordinal);
     }
 
     private async Task<RunningSite> StartSiteAsync(string name, string routeTable)

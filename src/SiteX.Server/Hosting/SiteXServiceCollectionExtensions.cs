@@ -45,6 +45,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<PushRelay>();
         services.TryAddSingleton<QueueCalls>();
         services.TryAddSingleton<PtpQueueEndpoints>();
+        services.TryAddSingleton<SiteX.Server.Http.HttpQueueEndpoints>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
         services.AddHttpForwarder();
