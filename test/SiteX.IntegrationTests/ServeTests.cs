@@ -115,6 +115,28 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
     }
 
     [Fact]
+    public async Task Serve_HttpPort_EndsTheReadyLine_AndServesTheInterconnectionEndpoints()
+    {
+        // Act
+        var process = StartSitex("serve", ["serve", .. s_loopbackFreePorts]);
+        var ready = await process.WaitForOutputAsync("SiteX ready");
+
+        // Assert: the existing fields keep their place; the HTTP port is appended at the end.
+        SiteXProcess.ParseReadyPorts(ready);
+        var match = System.Text.RegularExpressions.Regex.Match(ready, @", HTTP on 127\.0\.0\.1:(?<port>\d+)$");
+        Assert.True(match.Success, ready);
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{match.Groups["port"].Value}/v1/interconn/chan/peek"))
+        {
+            Content = new StringContent("{\"topic\": \"t\"}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("x-ptp-session-id", "s1");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"code\":\"E0000000000\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_DataDirIsAFile_ExitsOneNamingTheDataDirNotThePorts()
     {
         // Arrange

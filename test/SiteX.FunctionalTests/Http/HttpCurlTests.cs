@@ -42,6 +42,11 @@ public sealed class HttpCurlTests(ITestOutputHelper output)
         Assert.Equal("success", answers[5].GetProperty("message").GetString()); // release answers {"code","message"}
         Assert.Equal("400", lines[6]);
         Assert.Empty(gateway.Queues.Snapshot());
+
+        // Each call is one flow.log line with protocol HTTP and OSX's action names.
+        await Eventually.ReturnsAsync(() => SharedFile.ReadAsync(gateway.AccessLogFile),
+            log => log.Contains("|HTTP|", StringComparison.Ordinal) && log.Contains("|MSG_DOWNLOAD|", StringComparison.Ordinal) && log.Contains("|CANCEL_TOPIC|", StringComparison.Ordinal),
+            "HTTP calls in flow.log");
         cluster.AssertNoUnexpectedErrors();
     }
 }
