@@ -51,7 +51,7 @@ internal sealed class RestartableGateway(Func<string, IReadOnlyList<string>, Sit
         {
             var args = new List<string>
             {
-                "serve", "--self-party", selfParty, "--bind", "127.0.0.1", "--admin-port", "0",
+                "serve", "--self-party", selfParty, "--bind", "127.0.0.1", "--admin-port", "0", "--http-port", "0",
                 "--grpc-port", GrpcPort.ToString(CultureInfo.InvariantCulture), "--data-dir", dataDir,
             };
             args.AddRange(extraArgs ?? []);

@@ -13,7 +13,7 @@ namespace SiteX.IntegrationTests;
 /// <summary><c>sitex serve</c> as a real process: forwarding through two processes, SIGTERM, bad input.</summary>
 public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(output)
 {
-    private static readonly string[] s_loopbackFreePorts = ["--grpc-port", "0", "--admin-port", "0", "--bind", "127.0.0.1"];
+    private static readonly string[] s_loopbackFreePorts = ["--grpc-port", "0", "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1"];
 
     [Fact]
     public async Task Serve_TwoSitesAndSample_CallReachesSampleThroughBothProcesses()
@@ -105,13 +105,35 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         var environment = new Dictionary<string, string> { ["SITEX_GRPCPORT"] = "0" };
 
         // Act
-        var process = StartSitex("serve", ["serve", "--admin-port", "0", "--bind", "127.0.0.1"], environment);
+        var process = StartSitex("serve", ["serve", "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1"], environment);
         var ready = await process.WaitForOutputAsync("SiteX ready");
 
         // Assert
         var (grpcPort, _) = SiteXProcess.ParseReadyPorts(ready);
         Assert.NotEqual(9370, grpcPort);
         Assert.InRange(grpcPort, 1, 65535);
+    }
+
+    [Fact]
+    public async Task Serve_HttpPort_EndsTheReadyLine_AndServesTheInterconnectionEndpoints()
+    {
+        // Act
+        var process = StartSitex("serve", ["serve", .. s_loopbackFreePorts]);
+        var ready = await process.WaitForOutputAsync("SiteX ready");
+
+        // Assert: the existing fields keep their place; the HTTP port is appended at the end.
+        SiteXProcess.ParseReadyPorts(ready);
+        var match = System.Text.RegularExpressions.Regex.Match(ready, @", HTTP on 127\.0\.0\.1:(?<port>\d+)$");
+        Assert.True(match.Success, ready);
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{match.Groups["port"].Value}/v1/interconn/chan/peek"))
+        {
+            Content = new StringContent("{\"topic\": \"t\"}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("x-ptp-session-id", "s1");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"code\":\"E0000000000\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -139,13 +161,13 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         // Act
-        var process = StartSitex("serve", ["serve", "--grpc-port", port, "--admin-port", "0", "--bind", "127.0.0.1"]);
+        var process = StartSitex("serve", ["serve", "--grpc-port", port, "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1"]);
         var exitCode = await process.WaitForExitAsync();
 
         // Assert
         Assert.True(exitCode == 1, process.Describe());
         Assert.Contains("already in use", process.StandardError, StringComparison.Ordinal);
-        Assert.Contains($"(gRPC port {port}, admin port 0; choose others with --grpc-port/--admin-port", process.StandardError, StringComparison.Ordinal);
+        Assert.Contains($"(gRPC port {port}, admin port 0, HTTP port 0; choose others with --grpc-port/--admin-port/--http-port", process.StandardError, StringComparison.Ordinal);
     }
 
     private async Task<RunningSite> StartSiteAsync(string name, string routeTable)

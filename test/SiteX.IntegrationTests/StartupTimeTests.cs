@@ -17,7 +17,7 @@ public sealed class StartupTimeTests(ITestOutputHelper output) : ProcessTestBase
         for (var run = 0; run < Runs; run++)
         {
             // Arrange
-            var process = StartSitex($"run-{run}", ["serve", "--grpc-port", "0", "--admin-port", "0", "--bind", "127.0.0.1"]);
+            var process = StartSitex($"run-{run}", ["serve", "--grpc-port", "0", "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1"]);
 
             // Act
             await process.WaitForOutputAsync("SiteX ready");

@@ -42,7 +42,7 @@ internal sealed partial class SitexProcess : IDisposable
     public static async Task<SitexProcess> StartAsync(string name, string? routeTable, int? cpu = null, string selfParty = "9999")
     {
         var directory = System.IO.Directory.CreateTempSubdirectory($"sitex-bench-{name}-").FullName;
-        var args = new List<string> { "serve", "--grpc-port", "0", "--admin-port", "0", "--bind", "127.0.0.1", "--data-dir", Path.Combine(directory, "data") };
+        var args = new List<string> { "serve", "--grpc-port", "0", "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1", "--data-dir", Path.Combine(directory, "data") };
         if (routeTable is not null)
         {
             var path = Path.Combine(directory, "route_table.json");

@@ -148,6 +148,7 @@ internal static class DemoCommand
             GrpcPort = site.GrpcPort,
             AdminBind = "127.0.0.1",
             AdminPort = site.AdminPort,
+            HttpPort = 0,
             DataDir = site.DataDir,
             InstanceId = "demo-" + site.Party,
             ShutdownTimeout = TimeSpan.FromSeconds(5),

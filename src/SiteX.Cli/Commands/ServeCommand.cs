@@ -59,7 +59,7 @@ internal static class ServeCommand
             catch (Exception ex) when (StartFailure.IsEnvironmental(ex))
             {
                 var hint = StartFailure.IsBindFailure(ex)
-                    ? $"gRPC port {options.GrpcPort}, admin port {options.AdminPort}; choose others with --grpc-port/--admin-port, 0 picks a free port"
+                    ? $"gRPC port {options.GrpcPort}, admin port {options.AdminPort}, HTTP port {options.HttpPort}; choose others with --grpc-port/--admin-port/--http-port, 0 picks a free port"
                     : $"data directory {Path.GetFullPath(options.DataDir)}; check --data-dir and --access-log name a writable directory";
                 await error.WriteLineAsync($"sitex: cannot start: {ex.Message} ({hint})");
                 return 1;
@@ -67,7 +67,7 @@ internal static class ServeCommand
 
             var table = server.Routes.Current;
             await output.WriteLineAsync(
-                $"SiteX ready: party {string.Join(",", table.SelfPartyList)}, gRPC on {options.Bind}:{server.GrpcPort}, admin on http://{options.AdminBind}:{server.AdminPort}, route table {table.Source} (version {table.Version}), data in {Path.GetFullPath(options.DataDir)}");
+                $"SiteX ready: party {string.Join(",", table.SelfPartyList)}, gRPC on {options.Bind}:{server.GrpcPort}, admin on http://{options.AdminBind}:{server.AdminPort}, route table {table.Source} (version {table.Version}), data in {Path.GetFullPath(options.DataDir)}, HTTP on {options.Bind}:{server.HttpPort}");
             await output.FlushAsync(cancellationToken);
             await server.WaitForShutdownAsync(CancellationToken.None);
         }

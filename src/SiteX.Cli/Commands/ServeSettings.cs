@@ -19,6 +19,7 @@ internal sealed class ServeSettings
     public Option<FileInfo?> Config { get; } = new("--config") { Description = "JSON settings file (same names as the options, e.g. {\"grpcPort\": 9370, \"routeTable\": \"route_table.json\"})" };
     public Option<string?> RouteTable { get; } = new("--route-table") { Description = "Route table: an OSX route_table.json or a flat rule list; hot-reloaded on change" };
     public Option<int?> GrpcPort { get; } = new("--grpc-port") { Description = "Intra-site gRPC port (cleartext HTTP/2); default 9370; 0 picks a free port" };
+    public Option<int?> HttpPort { get; } = new("--http-port") { Description = "HTTP/1.1 port of /v1/interconn/chan/* on the --bind address; default 8807; 0 picks a free port" };
     public Option<int?> AdminPort { get; } = new("--admin-port") { Description = "Admin port (/healthz, /metrics); default 9380, bound to 127.0.0.1" };
     public Option<string?> DataDir { get; } = new("--data-dir") { Description = "Data directory (access log, queues); default ./data" };
     public Option<string?> BindAddress { get; } = new("--bind") { Description = "Address of the gRPC port; default 0.0.0.0" };
@@ -31,6 +32,7 @@ internal sealed class ServeSettings
         command.Options.Add(Config);
         command.Options.Add(RouteTable);
         command.Options.Add(GrpcPort);
+        command.Options.Add(HttpPort);
         command.Options.Add(AdminPort);
         command.Options.Add(DataDir);
         command.Options.Add(BindAddress);
@@ -85,6 +87,7 @@ internal sealed class ServeSettings
         Set(nameof(SiteXOptions.RouteTable), parse.GetValue(RouteTable));
         Set(nameof(SiteXOptions.GrpcPort), parse.GetValue(GrpcPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Set(nameof(SiteXOptions.AdminPort), parse.GetValue(AdminPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set(nameof(SiteXOptions.HttpPort), parse.GetValue(HttpPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Set(nameof(SiteXOptions.DataDir), parse.GetValue(DataDir));
         Set(nameof(SiteXOptions.Bind), parse.GetValue(BindAddress));
         Set(nameof(SiteXOptions.AdminBind), parse.GetValue(AdminBind));

@@ -19,6 +19,10 @@ public sealed class SiteXOptions
     /// <summary>Intra-site gRPC port (cleartext HTTP/2). 0 picks a free port.</summary>
     public int GrpcPort { get; set; } = 9370;
 
+    /// <summary>HTTP/1.1 port of the interconnection endpoints (<c>/v1/interconn/chan/*</c>), on the <see cref="Bind"/>
+    /// address. 0 picks a free port.</summary>
+    public int HttpPort { get; set; } = 8807;
+
     /// <summary>Admin port (HTTP/1.1: <c>/healthz</c>, <c>/metrics</c>, the admin API). 0 picks a free port.</summary>
     public int AdminPort { get; set; } = 9380;
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Forwarding;
+using SiteX.Server.Http;
 
 namespace SiteX.Server.Hosting;
 
@@ -10,8 +11,40 @@ namespace SiteX.Server.Hosting;
 /// Wraps every call on a data plane: sets the <see cref="IGatewayRequestFeature"/>, catches anything unexpected (the
 /// caller gets a generic error, the details stay in the local log), then records metrics and the access log line.
 /// </summary>
-internal sealed class CallPipeline(GrpcPlane grpcPlane, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
+internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpQueueEndpoints httpEndpoints, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
 {
+    /// <summary>A call on the HTTP/1.1 interconnection port.</summary>
+    public async Task HandleHttpAsync(HttpContext context)
+    {
+        var call = new GatewayCall("HTTP", "MSG_REDIRECT");
+        context.Features.Set<IGatewayRequestFeature>(call);
+        metrics.CallStarted();
+        try
+        {
+            await httpEndpoints.HandleAsync(context, call);
+        }
+        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested)
+        {
+            call.Error = GatewayError.Canceled;
+            ForwardingLog.CallerAborted(logger, context.Request.Path.Value ?? "", ex);
+        }
+        catch (Exception ex)
+        {
+            HttpLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
+            if (!context.Response.HasStarted)
+            {
+                call.StatusCode = "500";
+                await ChanJson.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "internal", "SiteX gateway: internal error; the gateway's log has the details", SiteX.Protocol.PtpCodes.SystemError);
+            }
+        }
+        finally
+        {
+            call.StatusCode ??= context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            metrics.CallEnded(call);
+            accessLog.Write(call);
+        }
+    }
+
     public async Task HandleGrpcAsync(HttpContext context)
     {
         var call = new GatewayCall("GRPC", "MSG_REDIRECT");

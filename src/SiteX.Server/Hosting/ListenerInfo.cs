@@ -10,7 +10,11 @@ internal sealed class ListenerInfo
 
     public ListenOptions? Admin { get; set; }
 
+    public ListenOptions? Http { get; set; }
+
     public int GrpcPort => Port(Grpc);
+
+    public int HttpPort => Port(Http);
 
     public int AdminPort => Port(Admin);
 

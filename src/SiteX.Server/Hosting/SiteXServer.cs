@@ -76,6 +76,12 @@ public sealed class SiteXServer : IAsyncDisposable
                 listeners.Grpc = listen;
                 CountConnections(listen, "grpc");
             });
+            kestrel.Listen(ParseAddress(options.Bind, nameof(options.Bind)), options.HttpPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listeners.Http = listen;
+                CountConnections(listen, "http");
+            });
             kestrel.Listen(ParseAddress(options.AdminBind, nameof(options.AdminBind)), options.AdminPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
@@ -92,6 +98,7 @@ public sealed class SiteXServer : IAsyncDisposable
             admin.UseOpenTelemetryPrometheusScrapingEndpoint();
             AdminEndpoints.Map(admin);
         });
+        app.MapWhen(context => context.Connection.LocalPort == listeners.HttpPort, http => http.Run(pipeline.HandleHttpAsync));
         app.Run(pipeline.HandleGrpcAsync);
         return new SiteXServer(app, listeners);
     }
@@ -104,6 +111,9 @@ public sealed class SiteXServer : IAsyncDisposable
 
     /// <summary>The bound intra-site gRPC port (after <see cref="StartAsync"/>).</summary>
     public int GrpcPort => _listeners.GrpcPort;
+
+    /// <summary>The bound HTTP/1.1 interconnection port (after <see cref="StartAsync"/>).</summary>
+    public int HttpPort => _listeners.HttpPort;
 
     /// <summary>The bound admin port (after <see cref="StartAsync"/>).</summary>
     public int AdminPort => _listeners.AdminPort;
@@ -155,9 +165,19 @@ public sealed class SiteXServer : IAsyncDisposable
             errors.Add($"AdminPort: {options.AdminPort} is not a TCP port; use 0-65535");
         }
 
+        if (options.HttpPort is < 0 or > 65535)
+        {
+            errors.Add($"HttpPort: {options.HttpPort} is not a TCP port; use 0-65535");
+        }
+
         if (options.GrpcPort != 0 && options.GrpcPort == options.AdminPort)
         {
             errors.Add($"GrpcPort and AdminPort are both {options.GrpcPort}; give each its own port");
+        }
+
+        if (options.HttpPort != 0 && (options.HttpPort == options.GrpcPort || options.HttpPort == options.AdminPort))
+        {
+            errors.Add($"HttpPort {options.HttpPort} is also the gRPC or admin port; give each its own port");
         }
 
         if (options.MaxHops < 1)

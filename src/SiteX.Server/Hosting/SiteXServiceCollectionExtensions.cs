@@ -44,7 +44,9 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<QueueManager>();
         services.AddHostedService(sp => sp.GetRequiredService<QueueManager>());
         services.TryAddSingleton<PushRelay>();
+        services.TryAddSingleton<QueueCalls>();
         services.TryAddSingleton<PtpQueueEndpoints>();
+        services.TryAddSingleton<SiteX.Server.Http.HttpQueueEndpoints>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
         services.AddHttpForwarder();

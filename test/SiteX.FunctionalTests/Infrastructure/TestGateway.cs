@@ -29,6 +29,8 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public int AdminPort => Server.AdminPort;
 
+    public int HttpPort => Server.HttpPort;
+
     public RouteTableManager Routes => Server.Routes;
 
     public string RouteTableFile => Server.Options.RouteTable!;
@@ -104,6 +106,7 @@ internal sealed class TestGateway : IAsyncDisposable
         RouteTable = routeTableFile,
         GrpcPort = grpcPort,
         AdminPort = 0,
+        HttpPort = 0,
         Bind = "127.0.0.1",
         AdminBind = "127.0.0.1",
         DataDir = dataDir,
