@@ -14,45 +14,31 @@ namespace SiteX.Server.Hosting;
 internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpQueueEndpoints httpEndpoints, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
 {
     /// <summary>A call on the HTTP/1.1 interconnection port.</summary>
-    public async Task HandleHttpAsync(HttpContext context)
+    public Task HandleHttpAsync(HttpContext context) => RunAsync(context, "HTTP", httpEndpoints.HandleAsync, async (call, ex) =>
     {
-        var call = new GatewayCall("HTTP", "MSG_REDIRECT");
-        context.Features.Set<IGatewayRequestFeature>(call);
-        metrics.CallStarted();
-        try
+        HttpLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
+        if (!context.Response.HasStarted)
         {
-            await httpEndpoints.HandleAsync(context, call);
+            call.StatusCode = "500";
+            await ChanJson.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "internal", "SiteX gateway: internal error; the gateway's log has the details", SiteX.Protocol.PtpCodes.SystemError);
         }
-        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested)
-        {
-            call.Error = GatewayError.Canceled;
-            ForwardingLog.CallerAborted(logger, context.Request.Path.Value ?? "", ex);
-        }
-        catch (Exception ex)
-        {
-            HttpLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
-            if (!context.Response.HasStarted)
-            {
-                call.StatusCode = "500";
-                await ChanJson.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "internal", "SiteX gateway: internal error; the gateway's log has the details", SiteX.Protocol.PtpCodes.SystemError);
-            }
-        }
-        finally
-        {
-            call.StatusCode ??= context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            metrics.CallEnded(call);
-            accessLog.Write(call);
-        }
-    }
+    });
 
-    public async Task HandleGrpcAsync(HttpContext context)
+    /// <summary>A call on the intra-site gRPC port.</summary>
+    public Task HandleGrpcAsync(HttpContext context) => RunAsync(context, "GRPC", grpcPlane.HandleAsync, (call, ex) =>
     {
-        var call = new GatewayCall("GRPC", "MSG_REDIRECT");
+        ForwardingLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
+        return ErrorResponder.WriteAsync(context, call, GatewayError.Internal, "SiteX gateway: internal error; the gateway's log has the details", ErrorResponder.StyleFor(context, context.Request.Path.Value ?? ""));
+    });
+
+    private async Task RunAsync(HttpContext context, string protocol, Func<HttpContext, GatewayCall, Task> handle, Func<GatewayCall, Exception, Task> unexpected)
+    {
+        var call = new GatewayCall(protocol, "MSG_REDIRECT");
         context.Features.Set<IGatewayRequestFeature>(call);
         metrics.CallStarted();
         try
         {
-            await grpcPlane.HandleAsync(context, call);
+            await handle(context, call);
         }
         catch (Exception ex) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -61,8 +47,7 @@ internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpQueueEndpoints httpE
         }
         catch (Exception ex)
         {
-            ForwardingLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
-            await ErrorResponder.WriteAsync(context, call, GatewayError.Internal, "SiteX gateway: internal error; the gateway's log has the details", ErrorResponder.StyleFor(context, context.Request.Path.Value ?? ""));
+            await unexpected(call, ex);
         }
         finally
         {
