@@ -66,17 +66,7 @@ internal sealed partial class ChildProcess : IDisposable
             info.ArgumentList.Add(arg);
         }
 
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("SITEX_", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            info.Environment.Remove(key);
-        }
-
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[key] = value;
-        }
+        SiteX.Shared.SiteXChildProcess.PrepareEnvironment(info, environment);
 
         var process = new Process { StartInfo = info };
         var child = new ChildProcess(process, $"{Path.GetFileName(dll)} {string.Join(' ', info.ArgumentList.Skip(info.ArgumentList.IndexOf(dll) + 1))}");
