@@ -56,7 +56,7 @@ internal sealed class CallForwarder
     /// <summary>Routes and forwards the call described by <paramref name="call"/> (target and service set).</summary>
     public async Task ForwardAsync(HttpContext context, GatewayCall call, RouteTable table, ErrorStyle style, bool addTargetHeaders, bool requireTechProviderCode)
     {
-        var self = table.SelfPartyList.Count > 0 ? table.SelfPartyList[0] : "?";
+        var self = table.GatewayName;
         var target = call.TargetParty!;
 
         // 1. Loops: a call that already passed this gateway, or too many gateways, stops here.

@@ -48,7 +48,7 @@ internal sealed class GrpcPlane
         call.SourceParty = Header(headers, PtpHeaders.SourceNodeId) ?? Header(headers, PtpHeaders.FromNodeId)
             ?? Header(headers, PtpHeaders.SourceInstId) ?? Header(headers, PtpHeaders.FateSrcPartyId);
         var style = ErrorResponder.StyleFor(context, path);
-        var self = table.SelfPartyList.Count > 0 ? table.SelfPartyList[0] : "?";
+        var self = table.GatewayName;
 
         switch (path)
         {

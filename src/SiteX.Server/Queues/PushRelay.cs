@@ -29,7 +29,7 @@ internal sealed class PushRelay(NextHopClientPool clients, GatewayIdentity ident
 
     public async Task<(string Code, string Message)> RelayAsync(HttpContext context, GatewayCall call, RouteTable table, PushInbound push)
     {
-        var self = table.SelfPartyList.Count > 0 ? table.SelfPartyList[0] : "?";
+        var self = table.GatewayName;
         var target = call.TargetParty!;
         var request = context.Request.Headers;
         var via = request[SiteXHeaders.Via].ToString();

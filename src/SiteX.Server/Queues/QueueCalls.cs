@@ -199,5 +199,5 @@ internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTabl
         return true;
     }
 
-    private static string Name(RouteTable table) => table.SelfPartyList.Count > 0 ? table.SelfPartyList[0] : "?";
+    private static string Name(RouteTable table) => table.GatewayName;
 }

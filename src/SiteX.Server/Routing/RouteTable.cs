@@ -86,6 +86,9 @@ public sealed class RouteTable
 
     public int PartyCount { get; }
 
+    /// <summary>This gateway's name in messages to callers and in logs: its first self party.</summary>
+    public string GatewayName => SelfPartyList.Count > 0 ? SelfPartyList[0] : "?";
+
     public int RuleCount { get; }
 
     /// <summary>Builds a table; <paramref name="configuredSelfParties"/> apply when the document has no <c>self_party</c>.</summary>
