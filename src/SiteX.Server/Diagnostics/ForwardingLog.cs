@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Forwarding log events, ids 1100-1199. Next free id: 1105.</summary>
+/// <summary>Forwarding log events, ids 1100-1199. Next free id: 1120 (1105-1119 are SiteX's own relays: invoke, Packets, HTTP interconnection).</summary>
 internal static partial class ForwardingLog
 {
     [LoggerMessage(1100, LogLevel.Warning, "Call {Path} for party {Party} service {Service} failed: {Error} ({Message}); next hop {Endpoint}; trace {TraceId}", EventName = "ForwardFailed")]
@@ -19,4 +19,10 @@ internal static partial class ForwardingLog
 
     [LoggerMessage(1103, LogLevel.Warning, "Access log dropped {Count} line(s) because the writer fell behind", EventName = "AccessLogDropped")]
     public static partial void AccessLogDropped(ILogger logger, long count);
+
+    [LoggerMessage(1110, LogLevel.Warning, "Relay to party {Party} via {Endpoint} failed: {Status} {Detail}; trace {TraceId}", EventName = "RelayFailed")]
+    public static partial void RelayFailed(ILogger logger, string party, string endpoint, string status, string detail, string? traceId);
+
+    [LoggerMessage(1111, LogLevel.Warning, "HTTP invoke to party {Party} at {Endpoint} failed: {Problem}; trace {TraceId}", EventName = "InterconnInvokeFailed")]
+    public static partial void InterconnFailed(ILogger logger, string party, string endpoint, string problem, string? traceId, Exception? exception);
 }

@@ -26,13 +26,15 @@ internal sealed class GrpcPlane
     private readonly RouteTableManager _routes;
     private readonly CallForwarder _forwarder;
     private readonly PtpQueueEndpoints _queues;
+    private readonly GrpcToHttpConversion _conversion;
     private readonly SiteXOptions _options;
 
-    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, PtpQueueEndpoints queues, IOptions<SiteXOptions> options)
+    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, PtpQueueEndpoints queues, GrpcToHttpConversion conversion, IOptions<SiteXOptions> options)
     {
         _routes = routes;
         _forwarder = forwarder;
         _queues = queues;
+        _conversion = conversion;
         _options = options.Value;
     }
 
@@ -134,7 +136,13 @@ internal sealed class GrpcPlane
 
         if (table.IsSelf(target))
         {
-            await _queues.InvokeLocalAsync(context, call, self);
+            await _queues.InvokeLocalAsync(context, call, table);
+            return;
+        }
+
+        if (RoutesOverHttp(table, call))
+        {
+            await _conversion.InvokeOverHttpAsync(context, call, table);
             return;
         }
 
@@ -170,8 +178,20 @@ internal sealed class GrpcPlane
             return;
         }
 
+        if (!isPush && RoutesOverHttp(table, call))
+        {
+            await _conversion.UnaryCallOverHttpAsync(context, call, table);
+            return;
+        }
+
         await _forwarder.ForwardAsync(context, call, table, ErrorStyle.GrpcStatus, addTargetHeaders: false, requireTechProviderCode: false);
     }
+
+    /// <summary>True when every endpoint of the call's route is an HTTP url: the call must be converted to the
+    /// interconnection protocol instead of passed through (mixed routes pass through, and the forwarder refuses the
+    /// HTTP endpoints it picks).</summary>
+    private static bool RoutesOverHttp(RouteTable table, GatewayCall call) =>
+        table.TryLookup(call.TargetParty!, call.Service, call.SourceParty, out var match) && match.Group.AllHttp;
 
     private async ValueTask<bool> AcceptTargetAsync(HttpContext context, GatewayCall call, string target, string? service, string self, ErrorStyle style)
     {

@@ -26,6 +26,11 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<GatewayIdentity>();
         services.TryAddSingleton<NextHopClientPool>();
         services.TryAddSingleton<CallForwarder>();
+        services.TryAddSingleton<InterconnClient>();
+        services.TryAddSingleton<InvokeRelay>();
+        services.TryAddSingleton<PacketRelay>();
+        services.TryAddSingleton<LocalInvoke>();
+        services.TryAddSingleton<GrpcToHttpConversion>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();
         services.TryAddSingleton<IQueueStore>(sp => new SegmentedLogStore(
@@ -47,6 +52,8 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<QueueCalls>();
         services.TryAddSingleton<PtpQueueEndpoints>();
         services.TryAddSingleton<SiteX.Server.Http.HttpQueueEndpoints>();
+        services.TryAddSingleton<SiteX.Server.Http.HttpInvokeEndpoint>();
+        services.TryAddSingleton<SiteX.Server.Http.ChanRequests>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
         services.AddHttpForwarder();

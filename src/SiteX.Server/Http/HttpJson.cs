@@ -30,7 +30,27 @@ internal sealed class ChanTopicBody
     public string? Topic { get; set; }
 }
 
+/// <summary><c>POST /v1/interconn/chan/invoke</c> body: the <c>Inbound</c> payload as base64.</summary>
+internal sealed class ChanInvokeBody
+{
+    public byte[]? Payload { get; set; }
+}
+
+/// <summary>The answer to an invoke (OSX writes <c>message</c>; <c>msg</c> is read too, as the other endpoints use it).</summary>
+internal sealed class ChanInvokeReply
+{
+    public string? Code { get; set; }
+
+    public string? Message { get; set; }
+
+    public string? Msg { get; set; }
+
+    public byte[]? Payload { get; set; }
+}
+
 [JsonSerializable(typeof(ChanPushBody))]
+[JsonSerializable(typeof(ChanInvokeBody))]
+[JsonSerializable(typeof(ChanInvokeReply))]
 [JsonSerializable(typeof(ChanPopBody))]
 [JsonSerializable(typeof(ChanTopicBody))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.AllowReadingFromString)]

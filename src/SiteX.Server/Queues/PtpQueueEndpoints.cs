@@ -25,10 +25,12 @@ internal sealed class PtpQueueEndpoints
     private readonly QueueCalls _calls;
     private readonly SiteXOptions _options;
     private readonly ILogger<PtpQueueEndpoints> _logger;
+    private readonly LocalInvoke _localInvoke;
 
-    public PtpQueueEndpoints(QueueCalls calls, IOptions<SiteXOptions> options, ILogger<PtpQueueEndpoints> logger)
+    public PtpQueueEndpoints(QueueCalls calls, LocalInvoke localInvoke, IOptions<SiteXOptions> options, ILogger<PtpQueueEndpoints> logger)
     {
         _calls = calls;
+        _localInvoke = localInvoke;
         _options = options.Value;
         _logger = logger;
     }
@@ -54,21 +56,10 @@ internal sealed class PtpQueueEndpoints
         await WriteAsync(context, call, new TransportOutbound { Code = code, Message = message });
     }
 
-    /// <summary>A self-party <c>invoke</c>: dispatch on <c>x-ptp-uri</c>. Only a queue push may arrive this way.</summary>
-    public async Task InvokeLocalAsync(HttpContext context, GatewayCall call, string self)
+    /// <summary>A self-party <c>invoke</c> over gRPC: dispatched on <c>x-ptp-uri</c> by <see cref="LocalInvoke"/>.</summary>
+    public async Task InvokeLocalAsync(HttpContext context, GatewayCall call, RouteTable table)
     {
-        var uriPath = UriPath(call.Uri);
-        if (uriPath is not (PtpMethods.Push or "/v1/interconn/chan/push"))
-        {
-            var why = uriPath is PtpMethods.Pop or PtpMethods.Peek or PtpMethods.Release
-                ? "pop, peek and release are local operations and cannot be invoked by a peer"
-                : "it is not served here (supported: /org.ppc.ptp.PrivateTransferTransport/push)";
-            call.Action = "UNARY_CALL";
-            await FailOutboundAsync(context, call, PtpCodes.InvalidRequest, $"SiteX gateway {self}: x-ptp-uri \"{RouteTableParser.Truncate(call.Uri ?? "")}\" cannot be invoked: {why}");
-            return;
-        }
-
-        call.Action = "MSG_DOWNLOAD";
+        var self = table.GatewayName;
         var request = await GrpcMessageReader.ReadAsync(context, Inbound.Parser, MaxRequestBytes);
         if (request.Message is not { } inbound)
         {
@@ -76,28 +67,15 @@ internal sealed class PtpQueueEndpoints
             return;
         }
 
-        PushInbound push;
-        try
+        var reply = await _localInvoke.DispatchAsync(context, call, table, InvokeRelay.UriPath(call.Uri), inbound.Payload);
+        if (reply.Code != PtpCodes.Success)
         {
-            push = PushInbound.Parser.ParseFrom(inbound.Payload);
-        }
-        catch (InvalidProtocolBufferException)
-        {
-            await FailOutboundAsync(context, call, PtpCodes.InvalidRequest, $"SiteX gateway {self}: invoke payload for a push is not a serialized PushInbound");
-            return;
+            QueueEndpointLog.Refused(_logger, context.Request.Path.Value ?? "", reply.Code, reply.Message, call.TraceId);
         }
 
-        call.Topic = string.IsNullOrEmpty(push.Topic) ? call.Topic : push.Topic;
-        if (!_calls.TryGetNames(call, self, requireTopic: true, out var session, out var error))
-        {
-            await FailOutboundAsync(context, call, PtpCodes.InvalidRequest, error);
-            return;
-        }
-
-        var outcome = await _calls.StoreAsync(session!, call.Topic!, push, context.RequestAborted);
-        call.StatusCode = outcome.Code;
-        call.ErrorMessage = outcome.Code == PtpCodes.Success ? null : outcome.Message;
-        await ErrorResponder.WriteGrpcMessageAsync(context, new Outbound { Code = outcome.Code, Message = outcome.Message });
+        call.StatusCode = reply.Code;
+        call.ErrorMessage = reply.Code == PtpCodes.Success ? null : reply.Message;
+        await ErrorResponder.WriteGrpcMessageAsync(context, new Outbound { Code = reply.Code, Message = reply.Message, Payload = reply.Payload });
     }
 
     public async Task PopAsync(HttpContext context, GatewayCall call, bool peek)
@@ -208,23 +186,5 @@ internal sealed class PtpQueueEndpoints
         }
 
         return ErrorResponder.WriteGrpcMessageAsync(context, response);
-    }
-
-    /// <summary>The path of an <c>x-ptp-uri</c>: a plain path, or everything from the first '/' after "://".</summary>
-    internal static string? UriPath(string? uri)
-    {
-        if (string.IsNullOrEmpty(uri))
-        {
-            return null;
-        }
-
-        var scheme = uri.IndexOf("://", StringComparison.Ordinal);
-        if (scheme < 0)
-        {
-            return uri;
-        }
-
-        var slash = uri.IndexOf('/', scheme + 3);
-        return slash < 0 ? "/" : uri[slash..];
     }
 }

@@ -12,6 +12,7 @@ public sealed class RouteGroup
         SourceParty = sourceParty;
         Endpoints = endpoints;
         Path = path;
+        AllHttp = endpoints.Length > 0 && Array.TrueForAll(endpoints, e => e.Config.Protocol == EndpointProtocol.Http);
     }
 
     /// <summary>The party key of the table entry (may be <c>default</c>).</summary>
@@ -23,6 +24,9 @@ public sealed class RouteGroup
     public string? SourceParty { get; }
 
     public IReadOnlyList<RouteDestination> Endpoints { get; }
+
+    /// <summary>Every endpoint is an HTTP <c>url</c>: gRPC calls to it must be converted, not passed through.</summary>
+    public bool AllHttp { get; }
 
     /// <summary>Where the rule is in its document, e.g. <c>route_table.10000.default</c>.</summary>
     public string Path { get; }

@@ -107,7 +107,7 @@ public sealed class HttpIngressFuzzTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task UnknownPath_Is404_NonPost_Is405_Invoke_IsNotServedYet()
+    public async Task UnknownChanPath_Is404_NonPost_Is405_InvokeWithoutHeaders_Is400()
     {
         await using var cluster = new TestCluster(output);
         var gateway = await StartAsync(cluster);
@@ -123,7 +123,10 @@ public sealed class HttpIngressFuzzTests(ITestOutputHelper output)
 
         using (var response = await http.PostAsync(new Uri($"{baseUrl}/v1/interconn/chan/invoke"), HttpChanClient.Json("{}")))
         {
-            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            var reply = await HttpChanClient.ReadAsync(response);
+            Assert.Equal(HttpStatusCode.BadRequest, reply.Status);
+            Assert.Equal("missing_header", reply.Error);
+            Assert.Contains("x-ptp-uri", reply.Message, StringComparison.Ordinal);
         }
 
         using (var response = await http.GetAsync(new Uri($"{baseUrl}/v1/interconn/chan/pop")))

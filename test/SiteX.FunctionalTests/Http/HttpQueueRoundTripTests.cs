@@ -13,11 +13,15 @@ public sealed class HttpQueueRoundTripTests(ITestOutputHelper output)
     private const string Session = "202611281800000000001_http_toy_0_0";
     private const int Count = 200;
 
-    [Fact]
-    public async Task GuestAndHost_Exchange200MessagesEachWayOverHttp_InOrderByteExact_AndReleaseLeavesNothing()
+    /// <summary>HTTP clients at both sites; the gateways reach each other over gRPC or, with <paramref name="httpHop"/>,
+    /// through each other's HTTP port (every byte of the exchange then travels as interconnection JSON).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task GuestAndHost_Exchange200MessagesEachWayOverHttp_InOrderByteExact_AndReleaseLeavesNothing(bool httpHop)
     {
         await using var cluster = new TestCluster(output);
-        var (guestGateway, hostGateway) = await QueueSites.StartAsync(cluster);
+        var (guestGateway, hostGateway) = await QueueSites.StartAsync(cluster, httpHop);
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
         var guest = new HttpChanClient(http, guestGateway.HttpPort, Session, "9999");
         var host = new HttpChanClient(http, hostGateway.HttpPort, Session, "10000");

@@ -37,6 +37,11 @@ internal sealed class HttpChanClient(HttpClient http, int port, string session, 
         return (message, properties, reply);
     }
 
+    /// <summary><c>/v1/interconn/chan/invoke</c> of <paramref name="uri"/> at <paramref name="target"/>.</summary>
+    public Task<ChanReply> InvokeAsync(string target, string uri, byte[] payload, params (string Name, string Value)[] headers) =>
+        SendAsync("invoke", JsonSerializer.Serialize(new { payload = Convert.ToBase64String(payload) }),
+            [("x-ptp-target-node-id", target), ("x-ptp-uri", uri), .. headers]);
+
     public Task<ChanReply> PopAsync(string topic, int timeoutMs) =>
         SendAsync("pop", JsonSerializer.Serialize(new { topic, timeout = timeoutMs }));
 

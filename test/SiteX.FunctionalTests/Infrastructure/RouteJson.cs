@@ -2,8 +2,14 @@ using System.Text.Json.Nodes;
 
 namespace SiteX.FunctionalTests.Infrastructure;
 
-/// <summary>One OSX route: traffic for <paramref name="Service"/> at <paramref name="Party"/> goes to 127.0.0.1:<paramref name="Port"/>.</summary>
-internal readonly record struct Route(string Party, string Service, int Port);
+/// <summary>One OSX route: traffic for <paramref name="Service"/> at <paramref name="Party"/> goes to 127.0.0.1:<paramref name="Port"/>,
+/// or, when <paramref name="Url"/> is set, to that HTTP url (<c>"protocol": "http"</c>).</summary>
+internal readonly record struct Route(string Party, string Service, int Port, string? Url = null)
+{
+    /// <summary>A peer gateway's interconnection invoke endpoint on its HTTP port.</summary>
+    public static Route HttpGateway(string party, int httpPort) =>
+        new(party, "default", 0, $"http://127.0.0.1:{httpPort}/v1/interconn/chan/invoke");
+}
 
 /// <summary>A <c>service_bindings</c> entry: calls to <paramref name="GrpcService"/> go to (party, service).</summary>
 internal readonly record struct Binding(string GrpcService, string Party, string Service);
@@ -28,7 +34,9 @@ internal static class RouteJson
                 party[route.Service] = endpoints = new JsonArray();
             }
 
-            endpoints.Add(new JsonObject { ["ip"] = "127.0.0.1", ["port"] = route.Port });
+            endpoints.Add(route.Url is { } url
+                ? new JsonObject { ["protocol"] = "http", ["url"] = url }
+                : new JsonObject { ["ip"] = "127.0.0.1", ["port"] = route.Port });
         }
 
         var document = new JsonObject

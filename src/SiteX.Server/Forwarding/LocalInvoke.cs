@@ -1,0 +1,98 @@
+using Google.Protobuf;
+using Microsoft.AspNetCore.Http;
+using SiteX.Protocol;
+using Packet = SiteX.Protocol.Eggroll.Proxy.Packet;
+using SiteX.Server.Queues;
+using SiteX.Server.Routing;
+
+namespace SiteX.Server.Forwarding;
+
+/// <summary>
+/// An <c>invoke</c> addressed to a self party, arriving over gRPC or HTTP: dispatched on <c>x-ptp-uri</c> as OSX does.
+/// A queue push (<c>/org.ppc.ptp.PrivateTransferTransport/push</c> or <c>/v1/interconn/chan/push</c>; payload a
+/// serialized <c>PushInbound</c> or a JSON ProduceRequest) is stored; a unary Packet (<c>/org.fedai.osx.proxy/unary</c>
+/// or the <c>DataTransferService/unaryCall</c> path; payload a serialized <c>Packet</c>) goes to the route of its
+/// destination role and its reply Packet is the answer's payload. OSX takes Packets only over HTTP; SiteX takes both
+/// encodings on both transports. Pop, peek and release are refused: they are local operations.
+/// </summary>
+internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets)
+{
+    public async Task<InvokeReply> DispatchAsync(HttpContext context, GatewayCall call, RouteTable table, string? uriPath, ByteString payload)
+    {
+        var self = table.GatewayName;
+        if (InvokeRelay.IsPushUri(uriPath))
+        {
+            call.Action = "MSG_DOWNLOAD";
+            if (!PushPayload.TryDecode(payload.Memory, out var push, out var error))
+            {
+                return Refused($"SiteX gateway {self}: {error}");
+            }
+
+            call.Topic = string.IsNullOrEmpty(push.Topic) ? call.Topic : push.Topic;
+            if (!queues.TryGetNames(call, self, requireTopic: true, out var session, out error))
+            {
+                return Refused(error);
+            }
+
+            call.RequestBytes = push.Payload.Length;
+            var (code, message) = await queues.StoreAsync(session!, call.Topic!, push, context.RequestAborted);
+            return new InvokeReply(GatewayError.None, code, message, ByteString.Empty);
+        }
+
+        if (uriPath is InvokeRelay.UnaryPath or PtpMethods.PacketUnaryCall)
+        {
+            call.Action = "UNARY_CALL";
+            Packet packet;
+            try
+            {
+                packet = Packet.Parser.ParseFrom(payload);
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                return Refused($"SiteX gateway {self}: the invoke payload for {uriPath} is not a serialized Packet");
+            }
+
+            if (packet.Header is null)
+            {
+                return Refused($"SiteX gateway {self}: the Packet names no destination; set header.dst.partyId");
+            }
+
+            if (!PacketHeaderReader.TryGetDestination(packet.Header, isPush: false, out var party, out var role, out var source, out var headerError))
+            {
+                return Refused($"SiteX gateway {self}: {headerError}");
+            }
+
+            if (string.IsNullOrEmpty(party))
+            {
+                return Refused($"SiteX gateway {self}: the Packet names no destination; set header.dst.partyId");
+            }
+
+            if (!RouteTableParser.IsValidId(party) || (!string.IsNullOrEmpty(role) && !RouteTableParser.IsValidId(role)))
+            {
+                return Refused($"SiteX gateway {self}: the Packet's destination \"{RouteTableParser.Truncate(party)}\" role \"{RouteTableParser.Truncate(role ?? "")}\" is not a valid party id and role");
+            }
+
+            call.TargetParty = party;
+            call.Service = string.IsNullOrEmpty(role) ? RouteTableParser.DefaultKey : role;
+            call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;
+            call.RequestBytes = payload.Length;
+            var reply = await packets.UnaryAsync(context, call, table, packet);
+            if (reply.Packet is null)
+            {
+                return InvokeReply.Failed(reply.Error, reply.Message);
+            }
+
+            var bytes = reply.Packet.ToByteString();
+            call.ResponseBytes = bytes.Length;
+            return new InvokeReply(GatewayError.None, PtpCodes.Success, "success", bytes);
+        }
+
+        call.Action = "UNARY_CALL";
+        var why = uriPath is PtpMethods.Pop or PtpMethods.Peek or PtpMethods.Release
+            ? "pop, peek and release are local operations and cannot be invoked by a peer"
+            : $"it is not served here (supported: {PtpMethods.Push}, {InvokeRelay.UnaryPath})";
+        return Refused($"SiteX gateway {self}: x-ptp-uri \"{RouteTableParser.Truncate(uriPath ?? "")}\" cannot be invoked: {why}");
+    }
+
+    private static InvokeReply Refused(string message) => new(GatewayError.BadRequest, PtpCodes.InvalidRequest, message, ByteString.Empty);
+}
