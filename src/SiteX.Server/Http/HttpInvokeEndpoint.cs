@@ -80,7 +80,7 @@ internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests 
 
         call.StatusCode = reply.Code;
         call.ErrorMessage = reply.Code == PtpCodes.Success ? null : reply.Message;
-        await ChanJson.WriteReplyAsync(context, reply.Code, reply.Message, reply.Payload.IsEmpty ? null : reply.Payload.Memory, messageField: "message");
+        await ChanJson.WriteReplyAsync(context, reply.Code, reply.Message, reply.Payload.IsEmpty ? (ReadOnlyMemory<byte>?)null : reply.Payload.Memory, messageField: "message");
     }
 
     private static string? Header(IHeaderDictionary headers, string name)
