@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace SiteX.FunctionalTests.Http;
 
-/// <summary><c>curl</c> (a real HTTP/1.1 client outside .NET) drives push, peek, pop and release on a running gateway
+/// <summary><c>curl</c> (a real HTTP/1.1 client outside .NET) drives push, invoke, peek, pop and release on a running gateway
 /// through the script <c>Http/chan-curl.sh</c>. CI installs curl when the machine lacks it (<c>.ci/run</c>).</summary>
 public sealed class HttpCurlTests(ITestOutputHelper output)
 {
@@ -33,14 +33,16 @@ public sealed class HttpCurlTests(ITestOutputHelper output)
         Assert.True(process.ExitCode == 0, $"chan-curl.sh exited {process.ExitCode}: {await stderr}");
 
         var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(7, lines.Length);
-        var answers = lines[..6].Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(9, lines.Length);
+        var answers = lines[..8].Select(l => JsonDocument.Parse(l).RootElement).ToArray();
         Assert.All(answers, a => Assert.Equal("E0000000000", a.GetProperty("code").GetString()));
-        Assert.Equal("hello over http"u8.ToArray(), answers[2].GetProperty("payload").GetBytesFromBase64()); // peek
-        Assert.Equal("hello over http"u8.ToArray(), answers[3].GetProperty("payload").GetBytesFromBase64()); // pop, single base64
-        Assert.Equal(new byte[] { 0, 1, 255 }, answers[4].GetProperty("payload").GetBytesFromBase64());
-        Assert.Equal("success", answers[5].GetProperty("message").GetString()); // release answers {"code","message"}
-        Assert.Equal("400", lines[6]);
+        Assert.Equal("success", answers[2].GetProperty("message").GetString()); // invoke answers {"code","message"}
+        Assert.Equal("hello over http"u8.ToArray(), answers[3].GetProperty("payload").GetBytesFromBase64()); // peek
+        Assert.Equal("hello over http"u8.ToArray(), answers[4].GetProperty("payload").GetBytesFromBase64()); // pop, single base64
+        Assert.Equal(new byte[] { 0, 1, 255 }, answers[5].GetProperty("payload").GetBytesFromBase64());
+        Assert.Equal("third, invoked"u8.ToArray(), answers[6].GetProperty("payload").GetBytesFromBase64());
+        Assert.Equal("success", answers[7].GetProperty("message").GetString()); // release answers {"code","message"}
+        Assert.Equal("400", lines[8]);
         Assert.Empty(gateway.Queues.Snapshot());
 
         // Each call is one flow.log line with protocol HTTP and OSX's action names.

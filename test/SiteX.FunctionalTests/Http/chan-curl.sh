@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives a SiteX gateway's HTTP/1.1 interconnection port with curl, as an operator or a non-.NET client would:
-# push two messages for a self party, peek, pop both, release the session. Prints one JSON answer per line, then
-# the HTTP status of a deliberately bad push.
+# push two messages for a self party, invoke a third push the way a Java OSX relays one over HTTP (a JSON
+# ProduceRequest, base64 inside the invoke's base64 payload), peek, pop all three, release the session. Prints one
+# JSON answer per line, then the HTTP status of a deliberately bad push.
 # Usage: chan-curl.sh PORT SESSION PARTY
 set -euo pipefail
 port="$1" session="$2" party="$3"
@@ -18,7 +19,10 @@ hello=$(printf 'hello over http' | base64 -w0)
 second=$(printf '\x00\x01\xff' | base64 -w0)
 post push "{\"topic\": \"curl-topic\", \"payload\": \"${hello}\"}" -H "x-ptp-target-node-id: ${party}"
 post push "{\"topic\": \"curl-topic\", \"payload\": \"${second}\", \"msgFlag\": \"x\"}" -H "x-ptp-target-node-id: ${party}"
+produce=$(printf '{"topic": "curl-topic", "payload": "%s", "msgCode": "", "msgFlag": ""}' "$(printf 'third, invoked' | base64 -w0)" | base64 -w0)
+post invoke "{\"payload\": \"${produce}\"}" -H "x-ptp-target-node-id: ${party}" -H 'x-ptp-uri: /org.ppc.ptp.PrivateTransferTransport/push'
 post peek '{"topic": "curl-topic"}'
+post pop '{"topic": "curl-topic", "timeout": 5000}'
 post pop '{"topic": "curl-topic", "timeout": 5000}'
 post pop '{"topic": "curl-topic", "timeout": 5000}'
 post release '{}'
