@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -123,7 +122,8 @@ internal sealed class InterconnClient(NextHopClientPool clients, IOptions<SiteXO
         public InvokeContent(ByteString payload)
         {
             _payload = payload;
-            Headers.ContentType = MediaTypeHeaderValue.Parse(ChanJson.ContentType);
+            // Exactly as OSX writes it: a parsed MediaTypeHeaderValue would go out as "application/json; charset=UTF-8".
+            Headers.TryAddWithoutValidation("Content-Type", ChanJson.ContentType);
         }
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)

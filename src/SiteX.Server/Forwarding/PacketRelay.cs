@@ -41,8 +41,15 @@ internal sealed class PacketRelay(InvokeRelay relay, NextHopClientPool clients)
 
             if (reply.Code != PtpCodes.Success)
             {
-                // The peer's own words: it is a gateway and chose what to tell its partners.
-                return new PacketReply(null, GatewayError.NextHopFailed, $"SiteX gateway {self}: the gateway of party {party} answered {reply.Code}: {reply.Message}");
+                // The peer's own words: it is a gateway and chose what to tell its partners. Its routing verdicts keep
+                // their status, as they do when a gRPC hop passes the peer's status through.
+                var error = reply.Code switch
+                {
+                    PtpCodes.CycleRouteError => GatewayError.RoutingLoop,
+                    PtpCodes.RouterError => GatewayError.NoRoute,
+                    _ => GatewayError.NextHopFailed,
+                };
+                return new PacketReply(null, error, $"SiteX gateway {self}: the gateway of party {party} answered {reply.Code}: {reply.Message}");
             }
 
             try

@@ -102,6 +102,16 @@ internal sealed class TestCluster : IAsyncDisposable
         return fake;
     }
 
+    /// <summary>A fake Java OSX HTTP/1.1 port (<see cref="FakeOsxHttpPeer"/>), disposed with the cluster.</summary>
+    public async Task<FakeOsxHttpPeer> StartFakeOsxHttpAsync(string name)
+    {
+        var peer = await FakeOsxHttpPeer.StartAsync(logging =>
+            logging.AddProvider(new PrefixedLoggerProvider(new XunitLoggerProvider(_output, LogLevel.Warning), name)));
+        _owned.Add(peer);
+        _output.WriteLine($"fake OSX HTTP {name} listens on 127.0.0.1:{peer.Port}");
+        return peer;
+    }
+
     /// <summary>A client channel to a gateway's intra-site port, as an application at that site would open one.</summary>
     public GrpcChannel Channel(TestGateway gateway)
     {
