@@ -53,6 +53,34 @@ internal sealed class CallForwarder
         };
     }
 
+    /// <summary>
+    /// Checks a call's target party and service (from a header, a Packet or a binding) before it is routed. False,
+    /// after answering the caller with <see cref="GatewayError.BadRequest"/>, when either is not a valid id.
+    /// </summary>
+    public async ValueTask<bool> AcceptTargetAsync(HttpContext context, GatewayCall call, string target, string? service, string self, ErrorStyle style)
+    {
+        call.TargetParty = target;
+        if (!RouteTableParser.IsValidId(target))
+        {
+            call.TargetParty = RouteTableParser.Truncate(target);
+            await FailAsync(context, call, GatewayError.BadRequest,
+                $"SiteX gateway {self}: \"{call.TargetParty}\" is not a valid party id (1-128 letters, digits, '.', '_' or '-')", style);
+            return false;
+        }
+
+        call.Service = service ?? RouteTableParser.DefaultKey;
+        if (!RouteTableParser.IsValidId(call.Service))
+        {
+            var shown = RouteTableParser.Truncate(call.Service);
+            call.Service = "invalid";
+            await FailAsync(context, call, GatewayError.BadRequest,
+                $"SiteX gateway {self}: \"{shown}\" is not a valid service name (1-128 letters, digits, '.', '_' or '-')", style);
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>Routes and forwards the call described by <paramref name="call"/> (target and service set).</summary>
     public async Task ForwardAsync(HttpContext context, GatewayCall call, RouteTable table, ErrorStyle style, bool addTargetHeaders, bool requireTechProviderCode)
     {

@@ -26,6 +26,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<GatewayIdentity>();
         services.TryAddSingleton<NextHopClientPool>();
         services.TryAddSingleton<CallForwarder>();
+        services.TryAddSingleton<PassThrough>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();
         services.TryAddSingleton<IQueueStore>(sp => new SegmentedLogStore(
