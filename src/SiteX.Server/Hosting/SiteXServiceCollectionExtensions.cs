@@ -48,6 +48,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<QueueCalls>();
         services.TryAddSingleton<PtpQueueEndpoints>();
         services.TryAddSingleton<SiteX.Server.Http.HttpQueueEndpoints>();
+        services.TryAddSingleton<SiteX.Server.Http.HttpPlane>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
         services.AddHttpForwarder();
