@@ -389,6 +389,55 @@ public sealed class HttpServiceForwardingTests(ITestOutputHelper output)
         cluster.AssertNoUnexpectedErrors();
     }
 
+    [Fact]
+    public async Task Curl_ChunkedUploadWithExpectContinue_ThenDownloadOnTheSameConnection()
+    {
+        const string curl = "/usr/bin/curl";
+        Assert.True(File.Exists(curl), $"{curl} is missing; .ci/run installs it with apt-get");
+        await using var cluster = new TestCluster(output);
+        var sites = await HttpSites.StartAsync(cluster);
+        const long uploadSize = 3 * 1024 * 1024 + 11;
+        const long downloadSize = 2 * 1024 * 1024 + 5;
+        var uploadFile = cluster.Temp.Combine("upload.bin");
+        await using (var file = File.Create(uploadFile))
+        {
+            await BulkData.WriteAsync(file, uploadSize, hash: null, CancellationToken.None).DefaultTimeout();
+        }
+
+        // One curl run, two requests: a chunked PUT from a file (curl asks "Expect: 100-continue" first and waits for
+        // the 100, which comes once the service reads the body: Expect is end to end), then a GET whose answer comes
+        // back chunked; curl reports how many new connections the second one needed.
+        var start = new System.Diagnostics.ProcessStartInfo(curl) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string[] target = ["-H", $"x-ptp-target-node-id: {HttpSites.PartyB}", "-H", $"x-ptp-target-component-name: {HttpSites.Service}"];
+        foreach (var argument in (string[])[
+            "-sS", "--fail-with-body", .. target, "-H", "Transfer-Encoding: chunked", "-T", uploadFile, sites.AtA("/api/curl-upload").ToString(),
+            "-o", cluster.Temp.Combine("upload.json"),
+            "--next", "-sS", "--fail-with-body", .. target, sites.AtA($"/files/download?bytes={downloadSize}&chunked=true").ToString(),
+            "-o", cluster.Temp.Combine("download.bin"), "-w", "%{http_code} %{num_connects}"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().DefaultTimeout();
+        Assert.True(process.ExitCode == 0, $"curl exited {process.ExitCode}: {await stderr}");
+
+        var echo = JsonSerializer.Deserialize<RestEcho>(await File.ReadAllTextAsync(cluster.Temp.Combine("upload.json")), RestJson.Options)!;
+        Assert.Equal("PUT", echo.Method);
+        Assert.Equal(uploadSize, echo.BodyBytes);
+        Assert.Equal(BulkData.Sha256(uploadSize), echo.BodySha256);
+        Assert.Equal("chunked", echo.Headers["transfer-encoding"]);
+        await using (var download = File.OpenRead(cluster.Temp.Combine("download.bin")))
+        {
+            Assert.Equal(downloadSize, await BulkData.VerifyAsync(download, CancellationToken.None).DefaultTimeout());
+        }
+
+        Assert.Equal("200 0", await stdout); // the GET reused the PUT's connection to gateway A
+        cluster.AssertNoUnexpectedErrors();
+    }
+
     private sealed record JsonErrorBody(string Code, string Error, string Message);
 
     private static async Task<JsonErrorBody> ReadErrorAsync(HttpResponseMessage response)
