@@ -12,6 +12,7 @@ internal static class Program
     private const string Usage = """
         usage: SiteX.Benchmarks <scenario> [options]
           large-message  [--size-mib 256] [--chunk-mib 1] [--runs 3] [--no-stream]  two sitex processes + sample, RSS per gateway, MB/s vs direct
+          http-large     [--size-mib 1024] [--runs 3] [--peer grpc,http] [--chunked]  plain HTTP body up and down through two sitex processes to a sink
           startup        [--runs 10] [--idle-ms 1000]                                 sitex serve start to ready, idle RSS
           reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
           unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin]
@@ -21,6 +22,7 @@ internal static class Program
           rabbitmq       [--queues 16] [--size 1024] [--seconds 5] [--rounds 3] [--types classic,quorum] [--port 5672]   (start it: benchmarks/rabbitmq/rabbitmq.sh start DIR)
           every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
           sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
+          http-sink                                                                   (internal) runs the HTTP sink of http-large, prints its port
         """;
 
     public static async Task<int> Main(string[] args)
@@ -38,7 +40,7 @@ internal static class Program
             SitexProcess.Environment[pair[..equals]] = pair[(equals + 1)..];
         }
 
-        if (args[0] != "sample" && !IsRelease())
+        if (args[0] is not ("sample" or "http-sink") && !IsRelease())
         {
             await Console.Error.WriteLineAsync("SiteX.Benchmarks: built in Debug; numbers would be meaningless. Run with -c Release.");
             return 2;
@@ -54,7 +56,9 @@ internal static class Program
         return args[0] switch
         {
             "sample" => await SampleMode.RunAsync(options),
+            "http-sink" => await HttpSinkMode.RunAsync(),
             "large-message" => await LargeMessageScenario.RunAsync(options, stop.Token),
+            "http-large" => await HttpLargeScenario.RunAsync(options, stop.Token),
             "startup" => await StartupScenario.RunAsync(options, stop.Token),
             "reload" => await ReloadScenario.RunAsync(options, stop.Token),
             "unary" => await UnaryScenario.RunAsync(options, stop.Token),

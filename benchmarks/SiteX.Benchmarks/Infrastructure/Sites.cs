@@ -13,12 +13,13 @@ internal sealed partial class SitexProcess : IDisposable
     /// <c>DOTNET_gcServer=0</c> to compare GC modes without rebuilding.</summary>
     public static Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
 
-    private SitexProcess(ChildProcess process, string directory, int grpcPort, int adminPort, double readyMs)
+    private SitexProcess(ChildProcess process, string directory, int grpcPort, int adminPort, int httpPort, double readyMs)
     {
         Process = process;
         Directory = directory;
         GrpcPort = grpcPort;
         AdminPort = adminPort;
+        HttpPort = httpPort;
         ReadyMs = readyMs;
     }
 
@@ -30,6 +31,9 @@ internal sealed partial class SitexProcess : IDisposable
     public int GrpcPort { get; }
 
     public int AdminPort { get; }
+
+    /// <summary>The HTTP/1.1 port (interconnection endpoints and forwarded HTTP requests).</summary>
+    public int HttpPort { get; }
 
     /// <summary>Milliseconds from process start to the readiness line.</summary>
     public double ReadyMs { get; }
@@ -66,7 +70,7 @@ internal sealed partial class SitexProcess : IDisposable
 
             var readyMs = System.Diagnostics.Stopwatch.GetElapsedTime(process.StartTimestamp, timestamp).TotalMilliseconds;
             return new SitexProcess(process, directory, int.Parse(match.Groups["grpc"].Value, CultureInfo.InvariantCulture),
-                int.Parse(match.Groups["admin"].Value, CultureInfo.InvariantCulture), readyMs);
+                int.Parse(match.Groups["admin"].Value, CultureInfo.InvariantCulture), int.Parse(match.Groups["http"].Value, CultureInfo.InvariantCulture), readyMs);
         }
         catch
         {
@@ -96,7 +100,7 @@ internal sealed partial class SitexProcess : IDisposable
         }
     }
 
-    [GeneratedRegex(@"gRPC on (?<grpcHost>\S+):(?<grpc>\d+), admin on http://(?<adminHost>\S+):(?<admin>\d+)")]
+    [GeneratedRegex(@"gRPC on (?<grpcHost>\S+):(?<grpc>\d+), admin on http://(?<adminHost>\S+):(?<admin>\d+).*, HTTP on (?<httpHost>\S+):(?<http>\d+)")]
     private static partial Regex ReadyPorts();
 }
 
@@ -110,6 +114,15 @@ internal static class RouteTables
     /// <summary>A site sending everything for <paramref name="peer"/> to <paramref name="host"/>:<paramref name="peerPort"/>.</summary>
     public static string ToPeer(string self, string peer, int peerPort, string host = "127.0.0.1") =>
         $$"""{ "self_party": ["{{self}}"], "route_table": { "{{peer}}": { "default": [{ "ip": "{{host}}", "port": {{peerPort}} }] } } }""";
+
+    /// <summary>A site whose own <paramref name="service"/> is the HTTP service at <paramref name="url"/>.</summary>
+    public static string LocalHttp(string self, string service, string url) =>
+        $$"""{ "self_party": ["{{self}}"], "route_table": { "{{self}}": { "{{service}}": [{ "protocol": "http", "url": "{{url}}" }] } } }""";
+
+    /// <summary>A site sending everything for <paramref name="peer"/> to the peer gateway at <paramref name="url"/>
+    /// (its HTTP port: <c>http://host:port/v1/interconn/chan/invoke</c>).</summary>
+    public static string ToPeerHttp(string self, string peer, string url) =>
+        $$"""{ "self_party": ["{{self}}"], "route_table": { "{{peer}}": { "default": [{ "protocol": "http", "url": "{{url}}" }] } } }""";
 
     /// <summary>Site 9999 with <paramref name="parties"/> parties (10000, 10001, ...), each with a default route.</summary>
     public static string Many(int parties, int portBase)

@@ -24,7 +24,9 @@ namespace SiteX.Server.Forwarding;
 /// than <see cref="SiteXOptions.MaxHops"/> gateways.</item>
 /// <item>Route lookup in the current table (party, else <c>default</c> party; service, else <c>default</c>).</item>
 /// <item>Pick an endpoint, take the pooled client for it, and hand the call to YARP's forwarder, which streams
-/// request and response bodies both ways without buffering whole messages and copies trailers.</item>
+/// request and response bodies both ways without buffering whole messages and copies trailers. A gRPC endpoint
+/// (a peer gateway's h2c port, a gRPC service) gets HTTP/2; an HTTP <c>url</c> endpoint gets HTTP/1.1 (<c>https</c>
+/// may negotiate HTTP/2), and only plain HTTP requests may use one (<see cref="CanUseHttpEndpoint"/>).</item>
 /// <item>Map a forwarding failure to a <see cref="GatewayError"/> and answer the caller in its own style.</item>
 /// </list>
 /// </remarks>
@@ -35,7 +37,9 @@ internal sealed class CallForwarder
     private readonly GatewayIdentity _identity;
     private readonly SiteXOptions _options;
     private readonly ILogger<CallForwarder> _logger;
-    private readonly ForwarderRequestConfig _requestConfig;
+    private readonly ForwarderRequestConfig _http2;
+    private readonly ForwarderRequestConfig _http11;
+    private readonly ForwarderRequestConfig _http11OrHigher;
 
     public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, GatewayIdentity identity, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
     {
@@ -44,14 +48,58 @@ internal sealed class CallForwarder
         _identity = identity;
         _options = options.Value;
         _logger = logger;
-        _requestConfig = new ForwarderRequestConfig
+        // gRPC endpoints: HTTP/2 only (a cleartext peer port is h2c, which any other version would break).
+        _http2 = new ForwarderRequestConfig
         {
             ActivityTimeout = _options.IdleTimeout,
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             AllowResponseBuffering = false,
         };
+
+        // http:// URL endpoints: HTTP/1.1 (a cleartext connection cannot negotiate anything else).
+        _http11 = _http2 with { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
+
+        // https:// URL endpoints: HTTP/1.1, or HTTP/2 when the server offers it in ALPN.
+        _http11OrHigher = _http2 with { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher };
     }
+
+    /// <summary>
+    /// Checks a call's target party and service (from a header, a Packet or a binding) before it is routed. False,
+    /// after answering the caller with <see cref="GatewayError.BadRequest"/>, when either is not a valid id.
+    /// </summary>
+    public async ValueTask<bool> AcceptTargetAsync(HttpContext context, GatewayCall call, string target, string? service, string self, ErrorStyle style)
+    {
+        call.TargetParty = target;
+        if (!RouteTableParser.IsValidId(target))
+        {
+            call.TargetParty = RouteTableParser.Truncate(target);
+            await FailAsync(context, call, GatewayError.BadRequest,
+                $"SiteX gateway {self}: \"{call.TargetParty}\" is not a valid party id (1-128 letters, digits, '.', '_' or '-')", style);
+            return false;
+        }
+
+        call.Service = service ?? RouteTableParser.DefaultKey;
+        if (!RouteTableParser.IsValidId(call.Service))
+        {
+            var shown = RouteTableParser.Truncate(call.Service);
+            call.Service = "invalid";
+            await FailAsync(context, call, GatewayError.BadRequest,
+                $"SiteX gateway {self}: \"{shown}\" is not a valid service name (1-128 letters, digits, '.', '_' or '-')", style);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether a call may go to an HTTP (<c>url</c>) endpoint. Plain HTTP requests may: they are forwarded as they
+    /// are. gRPC calls may not: an HTTP/1.1 service or an interconnection <c>invoke</c> URL cannot carry gRPC framing
+    /// and trailers, so they are refused with <see cref="GatewayError.Unsupported"/>.
+    /// </summary>
+    /// <remarks>The seam for calls converted before forwarding: a PTP <c>invoke</c>/<c>unaryCall</c> rewritten to
+    /// the interconnection JSON (<c>POST /v1/interconn/chan/invoke</c>) is no longer gRPC and passes this check.</remarks>
+    internal static bool CanUseHttpEndpoint(HttpRequest request) => !ErrorResponder.IsGrpc(request.ContentType);
 
     /// <summary>Routes and forwards the call described by <paramref name="call"/> (target and service set).</summary>
     public async Task ForwardAsync(HttpContext context, GatewayCall call, RouteTable table, ErrorStyle style, bool addTargetHeaders, bool requireTechProviderCode)
@@ -93,8 +141,8 @@ internal sealed class CallForwarder
 
         var endpoint = match.Group.Pick();
         call.Endpoint = endpoint;
-        call.ToPeerGateway = !table.IsSelf(target);
-        if (endpoint.Config.Protocol == EndpointProtocol.Http)
+        call.ToPeerGateway = match.Group.IsPeerGateway;
+        if (endpoint.Config.Protocol == EndpointProtocol.Http && !CanUseHttpEndpoint(context.Request))
         {
             await FailAsync(context, call, GatewayError.Unsupported,
                 $"SiteX gateway {self}: the route for party {target} service {call.Service} is an HTTP endpoint, which this call ({context.Request.Path}) cannot use; route it to a gRPC endpoint", style);
@@ -111,14 +159,15 @@ internal sealed class CallForwarder
             deadlineSource.CancelAfter(timeout);
         }
 
-        context.Features.Set(new ForwardingPlan(call)
+        var plan = new ForwardingPlan(call)
         {
             Hops = hops,
             Via = via.Length == 0 ? _identity.ViaEntry(self) : $"{via},{_identity.ViaEntry(self)}",
             AddTargetHeaders = addTargetHeaders,
             RequireTechProviderCode = requireTechProviderCode,
             Deadline = deadline,
-        });
+        };
+        context.Features.Set(plan);
 
         // Count body bytes for metrics and the access log. Installed only now: the Packet header was peeked through
         // the request's own pipe, which a replaced Body would no longer see.
@@ -134,7 +183,7 @@ internal sealed class CallForwarder
         ForwarderError result;
         try
         {
-            result = await _forwarder.SendAsync(context, endpoint.DestinationPrefix, _clients.Get(endpoint), _requestConfig, GatewayTransformer.Instance,
+            result = await _forwarder.SendAsync(context, endpoint.ForwardPrefix, _clients.Get(endpoint), RequestConfigFor(endpoint), GatewayTransformer.Instance,
                 deadlineSource?.Token ?? context.RequestAborted);
         }
         finally
@@ -150,9 +199,10 @@ internal sealed class CallForwarder
         }
 
         // A request-body error that races with a finished response (the next hop answered without reading the whole
-        // request, e.g. a rejection) is not a failure: the next hop's final status is already on its way.
+        // request, e.g. a rejection) is not a failure: the next hop's whole response, final status included, is
+        // already on its way.
         if (result is ForwarderError.RequestBodyCanceled or ForwarderError.RequestBodyClient or ForwarderError.RequestBodyDestination
-            && !context.RequestAborted.IsCancellationRequested && HasFinalGrpcStatus(context))
+            && !context.RequestAborted.IsCancellationRequested && (plan.ResponseCompleted || HasFinalGrpcStatus(context)))
         {
             return;
         }
@@ -175,6 +225,11 @@ internal sealed class CallForwarder
             error == GatewayError.NextHopFailed ? exception : null); // expected failures need no stack trace
         await ErrorResponder.WriteAsync(context, call, error, message, style);
     }
+
+    private ForwarderRequestConfig RequestConfigFor(RouteDestination endpoint) =>
+        endpoint.Config.Protocol == EndpointProtocol.Grpc ? _http2
+        : endpoint.IsHttps ? _http11OrHigher
+        : _http11;
 
     private static bool HasFinalGrpcStatus(HttpContext context) =>
         context.Response.Headers.ContainsKey("grpc-status")

@@ -1,15 +1,18 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 using SiteX.Protocol;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding;
 
 /// <summary>
-/// Adjusts a forwarded request: the hop counter and via list (loop detection), the target headers the next gateway
-/// routes by (when this gateway routed by a binding or a Packet), the remaining deadline, and the tech-provider code
-/// a Java OSX next hop insists on. One shared instance: per-call data comes from the <see cref="ForwardingPlan"/>
-/// feature.
+/// Adjusts a forwarded request: the next hop's own authority as <c>Host</c>, the hop counter and via list (loop
+/// detection), the target headers the next gateway routes by (when this gateway routed by a binding or a Packet), the
+/// remaining deadline, and the tech-provider code a Java OSX next hop insists on. YARP already drops the hop-by-hop
+/// headers (<c>Connection</c>, <c>Keep-Alive</c>, <c>Transfer-Encoding</c>, <c>TE</c>, <c>Upgrade</c>,
+/// <c>Proxy-*</c>); this also drops the headers an HTTP/1.1 message names in its <c>Connection</c> header, both ways
+/// (RFC 9110 7.6.1). One shared instance: per-call data comes from the <see cref="ForwardingPlan"/> feature.
 /// </summary>
 internal sealed class GatewayTransformer : HttpTransformer
 {
@@ -20,6 +23,22 @@ internal sealed class GatewayTransformer : HttpTransformer
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         var plan = httpContext.Features.Get<ForwardingPlan>()!;
         var headers = proxyRequest.Headers;
+
+        // The next hop gets its own authority as Host, not the one the caller used for this gateway: a service behind
+        // another site's gateway has no use for this site's gateway address, and should not learn it.
+        headers.Host = null;
+        foreach (var name in httpContext.Request.Headers.GetCommaSeparatedValues(HeaderNames.Connection))
+        {
+            // NonValidated.Contains is false for names that are not tokens (which Remove would throw on).
+            if (headers.NonValidated.Contains(name))
+            {
+                headers.Remove(name);
+            }
+            else if (proxyRequest.Content?.Headers.NonValidated.Contains(name) == true)
+            {
+                proxyRequest.Content.Headers.Remove(name);
+            }
+        }
 
         headers.Remove(SiteXHeaders.Hops);
         headers.TryAddWithoutValidation(SiteXHeaders.Hops, (plan.Hops + 1).ToString(CultureInfo.InvariantCulture));
@@ -45,6 +64,31 @@ internal sealed class GatewayTransformer : HttpTransformer
             headers.TryAddWithoutValidation("grpc-timeout", GrpcDeadline.Format(deadline - DateTime.UtcNow));
         }
     }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (proxyResponse is not null && proxyResponse.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
+        {
+            foreach (var value in connection)
+            {
+                foreach (var name in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                {
+                    httpContext.Response.Headers.Remove(name);
+                }
+            }
+        }
+
+        return copyBody;
+    }
+
+    public override async ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
+    {
+        await base.TransformResponseTrailersAsync(httpContext, proxyResponse, cancellationToken);
+
+        // YARP copies trailers only after the whole response body was copied.
+        httpContext.Features.Get<ForwardingPlan>()!.ResponseCompleted = true;
+    }
 }
 
 /// <summary>How one call is forwarded; set as a request feature for the transformer.</summary>
@@ -62,4 +106,7 @@ internal sealed class ForwardingPlan(GatewayCall call)
     public bool RequireTechProviderCode { get; init; }
 
     public DateTime? Deadline { get; init; }
+
+    /// <summary>Set once the next hop's whole response (body and trailers) has been copied to the caller.</summary>
+    public bool ResponseCompleted { get; set; }
 }

@@ -16,23 +16,24 @@ namespace SiteX.Server.Forwarding;
 /// remote party's gateway (service <c>default</c>, as OSX does); errors come back as an <c>Outbound</c> code.</item>
 /// <item><c>DataTransferService/unaryCall</c> and <c>push</c>: target from the first Packet's header
 /// (<c>RollSiteHeader.dstPartyId</c> or <c>dst.partyId</c>), service from its role.</item>
-/// <item>Any other method: target from headers (<c>x-ptp-target-node-id</c>, <c>x-ptp-target-inst-id</c>,
-/// <c>dest-party-id</c>; service from <c>x-ptp-target-component-name</c> or <c>service</c>), else from a gRPC
-/// service or path-prefix binding in the route table.</item>
+/// <item>Any other method, and plain HTTP/2 requests: <see cref="PassThrough"/> (target from headers, else from a
+/// gRPC service or path-prefix binding in the route table).</item>
 /// </list>
 /// </remarks>
 internal sealed class GrpcPlane
 {
     private readonly RouteTableManager _routes;
     private readonly CallForwarder _forwarder;
+    private readonly PassThrough _passThrough;
     private readonly PtpQueueEndpoints _queues;
     private readonly GrpcToHttpConversion _conversion;
     private readonly SiteXOptions _options;
 
-    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, PtpQueueEndpoints queues, GrpcToHttpConversion conversion, IOptions<SiteXOptions> options)
+    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, PassThrough passThrough, PtpQueueEndpoints queues, GrpcToHttpConversion conversion, IOptions<SiteXOptions> options)
     {
         _routes = routes;
         _forwarder = forwarder;
+        _passThrough = passThrough;
         _queues = queues;
         _conversion = conversion;
         _options = options.Value;
@@ -44,11 +45,7 @@ internal sealed class GrpcPlane
         var path = context.Request.Path.Value ?? "";
         var headers = context.Request.Headers;
         call.Uri = path;
-        call.TraceId = Header(headers, PtpHeaders.TraceId);
-        call.SessionId = Header(headers, PtpHeaders.SessionId);
-        call.Topic = Header(headers, PtpHeaders.Topic);
-        call.SourceParty = Header(headers, PtpHeaders.SourceNodeId) ?? Header(headers, PtpHeaders.FromNodeId)
-            ?? Header(headers, PtpHeaders.SourceInstId) ?? Header(headers, PtpHeaders.FateSrcPartyId);
+        CallHeaders.Describe(call, headers);
         var style = ErrorResponder.StyleFor(context, path);
         var self = table.GatewayName;
 
@@ -82,38 +79,8 @@ internal sealed class GrpcPlane
                 return;
         }
 
-        // Pass-through of any other method.
-        call.Action = "MSG_REDIRECT";
-        var target = Header(headers, PtpHeaders.TargetNodeId) ?? Header(headers, PtpHeaders.TargetInstId) ?? Header(headers, PtpHeaders.FateDestPartyId);
-        var service = Header(headers, PtpHeaders.TargetComponentName) ?? Header(headers, PtpHeaders.FateService);
-        var addTargetHeaders = false;
-        if (target is null)
-        {
-            if (table.TryGetGrpcBinding(path, out var binding) || table.TryGetPathBinding(path, out binding))
-            {
-                target = binding.Party;
-                service ??= binding.Service;
-                addTargetHeaders = true;
-            }
-            else
-            {
-                await _forwarder.FailAsync(context, call, GatewayError.MissingTarget,
-                    $"SiteX gateway {self}: {path} names no target party; send header {PtpHeaders.TargetNodeId} (and {PtpHeaders.TargetComponentName} for the service) or bind the service in the route table", style);
-                return;
-            }
-        }
-
-        if (!await AcceptTargetAsync(context, call, target, service, self, style))
-        {
-            return;
-        }
-
-        if (table.IsSelf(target))
-        {
-            call.Action = "FORWARD_LOCAL";
-        }
-
-        await _forwarder.ForwardAsync(context, call, table, style, addTargetHeaders, requireTechProviderCode: false);
+        // Pass-through of any other method (a plain HTTP/2 request too: one forwarded by a peer's HTTP port).
+        await _passThrough.ForwardAsync(context, call, table, style, useGrpcBindings: true);
     }
 
     private async Task HandleInvokeAsync(HttpContext context, GatewayCall call, RouteTable table, string self)
@@ -193,33 +160,8 @@ internal sealed class GrpcPlane
     private static bool RoutesOverHttp(RouteTable table, GatewayCall call) =>
         table.TryLookup(call.TargetParty!, call.Service, call.SourceParty, out var match) && match.Group.AllHttp;
 
-    private async ValueTask<bool> AcceptTargetAsync(HttpContext context, GatewayCall call, string target, string? service, string self, ErrorStyle style)
-    {
-        call.TargetParty = target;
-        if (!RouteTableParser.IsValidId(target))
-        {
-            call.TargetParty = RouteTableParser.Truncate(target);
-            await _forwarder.FailAsync(context, call, GatewayError.BadRequest,
-                $"SiteX gateway {self}: \"{call.TargetParty}\" is not a valid party id (1-128 letters, digits, '.', '_' or '-')", style);
-            return false;
-        }
+    private ValueTask<bool> AcceptTargetAsync(HttpContext context, GatewayCall call, string target, string? service, string self, ErrorStyle style) =>
+        _forwarder.AcceptTargetAsync(context, call, target, service, self, style);
 
-        call.Service = service ?? RouteTableParser.DefaultKey;
-        if (!RouteTableParser.IsValidId(call.Service))
-        {
-            var shown = RouteTableParser.Truncate(call.Service);
-            call.Service = "invalid";
-            await _forwarder.FailAsync(context, call, GatewayError.BadRequest,
-                $"SiteX gateway {self}: \"{shown}\" is not a valid service name (1-128 letters, digits, '.', '_' or '-')", style);
-            return false;
-        }
-
-        return true;
-    }
-
-    private static string? Header(IHeaderDictionary headers, string name)
-    {
-        var value = headers[name];
-        return value.Count == 0 || string.IsNullOrEmpty(value[0]) ? null : value[0];
-    }
+    private static string? Header(IHeaderDictionary headers, string name) => CallHeaders.Get(headers, name);
 }

@@ -11,10 +11,10 @@ namespace SiteX.Server.Hosting;
 /// Wraps every call on a data plane: sets the <see cref="IGatewayRequestFeature"/>, catches anything unexpected (the
 /// caller gets a generic error, the details stay in the local log), then records metrics and the access log line.
 /// </summary>
-internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpQueueEndpoints httpEndpoints, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
+internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpPlane httpPlane, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
 {
-    /// <summary>A call on the HTTP/1.1 interconnection port.</summary>
-    public Task HandleHttpAsync(HttpContext context) => RunAsync(context, "HTTP", httpEndpoints.HandleAsync, async (call, ex) =>
+    /// <summary>A call on the HTTP/1.1 port (interconnection endpoints and forwarded HTTP requests).</summary>
+    public Task HandleHttpAsync(HttpContext context) => RunAsync(context, "HTTP", httpPlane.HandleAsync, async (call, ex) =>
     {
         HttpLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
         if (!context.Response.HasStarted)

@@ -31,6 +31,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<PacketRelay>();
         services.TryAddSingleton<LocalInvoke>();
         services.TryAddSingleton<GrpcToHttpConversion>();
+        services.TryAddSingleton<PassThrough>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();
         services.TryAddSingleton<IQueueStore>(sp => new SegmentedLogStore(
@@ -54,6 +55,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<SiteX.Server.Http.HttpQueueEndpoints>();
         services.TryAddSingleton<SiteX.Server.Http.HttpInvokeEndpoint>();
         services.TryAddSingleton<SiteX.Server.Http.ChanRequests>();
+        services.TryAddSingleton<SiteX.Server.Http.HttpPlane>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
         services.AddHttpForwarder();

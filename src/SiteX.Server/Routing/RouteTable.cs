@@ -40,7 +40,8 @@ public sealed class RouteTable
                 services[rule.Service] = builder = new ServiceRoutesBuilder();
             }
 
-            var group = new RouteGroup(rule.DstParty, rule.Service, rule.SrcParty, [.. rule.Endpoints.Select(e => new RouteDestination(e))], rule.Path);
+            var group = new RouteGroup(rule.DstParty, rule.Service, rule.SrcParty, rule.Endpoints, rule.Path,
+                RouteGroup.LeadsToPeerGateway(rule.DstParty, rule.Service, SelfParties));
             if (rule.SrcParty is null)
             {
                 builder.Any = group;

@@ -11,32 +11,40 @@ internal readonly record struct Route(string Party, string Service, int Port, st
         new(party, "default", 0, $"http://127.0.0.1:{httpPort}/v1/interconn/chan/invoke");
 }
 
+/// <summary>One OSX HTTP route: traffic for <paramref name="Service"/> at <paramref name="Party"/> goes to
+/// <paramref name="Url"/> (<c>"protocol": "http"</c>).</summary>
+internal readonly record struct HttpRoute(string Party, string Service, string Url);
+
 /// <summary>A <c>service_bindings</c> entry: calls to <paramref name="GrpcService"/> go to (party, service).</summary>
 internal readonly record struct Binding(string GrpcService, string Party, string Service);
+
+/// <summary>A <c>service_bindings</c> entry: requests whose path starts with <paramref name="PathPrefix"/> go to (party, service).</summary>
+internal readonly record struct PathBinding(string PathPrefix, string Party, string Service);
 
 /// <summary>Writes route tables in OSX's <c>route_table.json</c> format, as an operator would.</summary>
 internal static class RouteJson
 {
     public static string Osx(string selfParty, params Route[] routes) => Osx(selfParty, routes, []);
 
-    public static string Osx(string selfParty, IEnumerable<Route> routes, IEnumerable<Binding> bindings)
+    public static string Osx(string selfParty, IEnumerable<Route> routes, IEnumerable<Binding> bindings) =>
+        Osx(selfParty, routes, [], bindings.Select(b => new JsonObject { ["grpc_service"] = b.GrpcService, ["party"] = b.Party, ["service"] = b.Service }));
+
+    public static string Osx(string selfParty, IEnumerable<Route> routes, IEnumerable<HttpRoute> httpRoutes, IEnumerable<PathBinding> bindings) =>
+        Osx(selfParty, routes, httpRoutes, bindings.Select(b => new JsonObject { ["path_prefix"] = b.PathPrefix, ["party"] = b.Party, ["service"] = b.Service }));
+
+    private static string Osx(string selfParty, IEnumerable<Route> routes, IEnumerable<HttpRoute> httpRoutes, IEnumerable<JsonObject> bindings)
     {
         var table = new JsonObject();
         foreach (var route in routes)
         {
-            if (table[route.Party] is not JsonObject party)
-            {
-                table[route.Party] = party = new JsonObject();
-            }
-
-            if (party[route.Service] is not JsonArray endpoints)
-            {
-                party[route.Service] = endpoints = new JsonArray();
-            }
-
-            endpoints.Add(route.Url is { } url
+            Endpoints(table, route.Party, route.Service).Add(route.Url is { } url
                 ? new JsonObject { ["protocol"] = "http", ["url"] = url }
                 : new JsonObject { ["ip"] = "127.0.0.1", ["port"] = route.Port });
+        }
+
+        foreach (var route in httpRoutes)
+        {
+            Endpoints(table, route.Party, route.Service).Add(new JsonObject { ["protocol"] = "http", ["url"] = route.Url });
         }
 
         var document = new JsonObject
@@ -44,17 +52,27 @@ internal static class RouteJson
             ["route_table"] = table,
             ["self_party"] = new JsonArray(selfParty),
         };
-        var bindingArray = new JsonArray();
-        foreach (var binding in bindings)
-        {
-            bindingArray.Add(new JsonObject { ["grpc_service"] = binding.GrpcService, ["party"] = binding.Party, ["service"] = binding.Service });
-        }
-
+        var bindingArray = new JsonArray([.. bindings]);
         if (bindingArray.Count > 0)
         {
             document["service_bindings"] = bindingArray;
         }
 
         return document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private static JsonArray Endpoints(JsonObject table, string partyKey, string serviceKey)
+    {
+        if (table[partyKey] is not JsonObject party)
+        {
+            table[partyKey] = party = new JsonObject();
+        }
+
+        if (party[serviceKey] is not JsonArray endpoints)
+        {
+            party[serviceKey] = endpoints = new JsonArray();
+        }
+
+        return endpoints;
     }
 }

@@ -93,6 +93,15 @@ internal sealed class TestCluster : IAsyncDisposable
         return sample;
     }
 
+    /// <summary>Starts a plain REST service (HTTP/1.1) on a free loopback port; see <see cref="RestService"/>.</summary>
+    public async Task<RestService> StartRestServiceAsync(string name)
+    {
+        var service = await RestService.StartAsync(new PrefixedLoggerProvider(new XunitLoggerProvider(_output, LogLevel.Warning), name));
+        _owned.Add(service);
+        _output.WriteLine($"REST service {name} listens on 127.0.0.1:{service.Port}");
+        return service;
+    }
+
     public async Task<FakeFateServer> StartFakeFateAsync(string name)
     {
         var fake = await FakeFateServer.StartAsync(logging =>
