@@ -46,7 +46,7 @@ public sealed class HttpIngressFuzzTests(ITestOutputHelper output)
         Assert.Equal(error, reply.Error);
         Assert.Contains(text, reply.Message, StringComparison.Ordinal);
 
-        await AssertStillServesExactlyOnceAsync(gateway, client);
+        await ChanAssert.StillServesExactlyOnceAsync(gateway, client, message => client.PushAsync("9999", "t", message));
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class HttpIngressFuzzTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.BadRequest, popWrongType.Status);
         Assert.Equal("wrong_type", popWrongType.Error);
 
-        await AssertStillServesExactlyOnceAsync(gateway, client);
+        await ChanAssert.StillServesExactlyOnceAsync(gateway, client, message => client.PushAsync("9999", "t", message));
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class HttpIngressFuzzTests(ITestOutputHelper output)
         Assert.Equal("E0000000400", declared.Code);
         Assert.Equal("too_large", declared.Error);
 
-        using (var request = new HttpRequestMessage(HttpMethod.Post, client.Url("push")) { Content = new NoLengthContent(Encoding.UTF8.GetBytes(big)) })
+        using (var request = new HttpRequestMessage(HttpMethod.Post, client.Url("push")) { Content = new ChunkedContent(Encoding.UTF8.GetBytes(big)) })
         {
             request.Headers.Add("x-ptp-session-id", Session);
             request.Headers.Add("x-ptp-target-node-id", "9999");
@@ -103,7 +103,7 @@ public sealed class HttpIngressFuzzTests(ITestOutputHelper output)
             Assert.Equal("too_large", streamed.Error);
         }
 
-        await AssertStillServesExactlyOnceAsync(gateway, client);
+        await ChanAssert.StillServesExactlyOnceAsync(gateway, client, message => client.PushAsync("9999", "t", message));
     }
 
     [Fact]
@@ -142,39 +142,4 @@ public sealed class HttpIngressFuzzTests(ITestOutputHelper output)
 
     private static Task<TestGateway> StartAsync(TestCluster cluster) =>
         cluster.StartGatewayAsync("fuzz-9999", "9999", RouteJson.Osx("9999"), configure: o => o.MaxLocalMessageBytes = BodyLimit);
-
-    /// <summary>Three valid pushes and pops after the bad requests: exactly those three come back, in order, then a
-    /// pop times out (nothing from a refused request was stored), and the gateway logged no error.</summary>
-    private static async Task AssertStillServesExactlyOnceAsync(TestGateway gateway, HttpChanClient client)
-    {
-        for (var i = 0; i < 3; i++)
-        {
-            var pushed = await client.PushAsync("9999", "t", [(byte)i, 42]);
-            Assert.True(pushed.Code == "E0000000000", pushed.Raw);
-        }
-
-        for (var i = 0; i < 3; i++)
-        {
-            var popped = await client.PopAsync("t", 5_000);
-            Assert.Equal("E0000000000", popped.Code);
-            Assert.Equal(new byte[] { (byte)i, 42 }, popped.Payload);
-        }
-
-        Assert.Equal("E0000000601", (await client.PopAsync("t", 50)).Code);
-        Assert.Equal("E0000000000", (await client.ReleaseAsync()).Code);
-        Assert.Empty(gateway.Queues.Snapshot());
-        Assert.DoesNotContain(gateway.Logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
-    }
-
-    /// <summary>A body sent chunked, without Content-Length, so the limit is found while reading.</summary>
-    private sealed class NoLengthContent(byte[] bytes) : HttpContent
-    {
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(bytes).AsTask();
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = 0;
-            return false;
-        }
-    }
 }

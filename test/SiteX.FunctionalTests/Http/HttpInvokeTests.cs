@@ -121,7 +121,7 @@ public sealed class HttpInvokeTests(ITestOutputHelper output)
         Assert.Contains(text, reply.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", reply.Raw, StringComparison.Ordinal);
         Assert.DoesNotContain(cluster.Temp.Path, reply.Raw, StringComparison.Ordinal);
-        await AssertStoresExactlyWhatIsPushedAsync(gateway, client);
+        await ChanAssert.StillServesExactlyOnceAsync(gateway, client, message => client.InvokeAsync("9999", PushUri, ProduceRequest("t", message)));
     }
 
     [Fact]
@@ -141,7 +141,7 @@ public sealed class HttpInvokeTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, streamed.Status);
         Assert.Equal("too_large", streamed.Error);
 
-        await AssertStoresExactlyWhatIsPushedAsync(gateway, client);
+        await ChanAssert.StillServesExactlyOnceAsync(gateway, client, message => client.InvokeAsync("9999", PushUri, ProduceRequest("t", message)));
     }
 
     [Fact]
@@ -168,38 +168,4 @@ public sealed class HttpInvokeTests(ITestOutputHelper output)
         JsonSerializer.SerializeToUtf8Bytes(new { topic, payload = Convert.ToBase64String(message), msgCode = "", msgFlag = "" });
 
     private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
-
-    /// <summary>After refused requests: three invoked pushes come back exactly once, in order, then nothing.</summary>
-    private static async Task AssertStoresExactlyWhatIsPushedAsync(TestGateway gateway, HttpChanClient client)
-    {
-        for (var i = 0; i < 3; i++)
-        {
-            var pushed = await client.InvokeAsync("9999", PushUri, ProduceRequest("t", [(byte)i, 42]));
-            Assert.True(pushed.Code == "E0000000000", pushed.Raw);
-        }
-
-        for (var i = 0; i < 3; i++)
-        {
-            var popped = await client.PopAsync("t", 5_000);
-            Assert.Equal("E0000000000", popped.Code);
-            Assert.Equal(new byte[] { (byte)i, 42 }, popped.Payload);
-        }
-
-        Assert.Equal("E0000000601", (await client.PopAsync("t", 50)).Code);
-        Assert.Equal("E0000000000", (await client.ReleaseAsync()).Code);
-        Assert.Empty(gateway.Queues.Snapshot());
-        Assert.DoesNotContain(gateway.Logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
-    }
-
-    /// <summary>A body sent chunked, without Content-Length, so the limit is found while reading.</summary>
-    private sealed class ChunkedContent(byte[] bytes) : HttpContent
-    {
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(bytes).AsTask();
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = 0;
-            return false;
-        }
-    }
 }

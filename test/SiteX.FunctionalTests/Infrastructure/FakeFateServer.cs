@@ -134,23 +134,9 @@ internal sealed class FakeFateServer : IAsyncDisposable
         var app = builder.Build();
         app.MapGrpcService<FakeDataTransferService>();
         app.MapGrpcService<OsxLikeInvokeService>();
-        try
-        {
-            await app.StartAsync().DefaultTimeout();
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
-
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FakeFateServer(app, new Uri(address).Port);
+        var port = await LoopbackApp.StartAsync(app);
+        return new FakeFateServer(app, port);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync().DefaultTimeout();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => LoopbackApp.StopAsync(_app);
 }

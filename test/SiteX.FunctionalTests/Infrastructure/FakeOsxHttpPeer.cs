@@ -70,24 +70,10 @@ internal sealed class FakeOsxHttpPeer : IAsyncDisposable
             context.Response.ContentType = answer.ContentType;
             await context.Response.WriteAsync(answer.Body, context.RequestAborted);
         });
-        try
-        {
-            await app.StartAsync().DefaultTimeout();
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
-
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        peer = new FakeOsxHttpPeer(app, new Uri(address).Port);
+        var port = await LoopbackApp.StartAsync(app);
+        peer = new FakeOsxHttpPeer(app, port);
         return peer;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync().DefaultTimeout();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => LoopbackApp.StopAsync(_app);
 }

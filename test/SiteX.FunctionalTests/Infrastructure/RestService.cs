@@ -74,18 +74,8 @@ internal sealed class RestService : IAsyncDisposable
         var app = builder.Build();
         RestService? service = null;
         app.Run(context => service!.HandleAsync(context));
-        try
-        {
-            await app.StartAsync().DefaultTimeout();
-        }
-        catch
-        {
-            await app.DisposeAsync();
-            throw;
-        }
-
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        service = new RestService(app, new Uri(address).Port);
+        var port = await LoopbackApp.StartAsync(app);
+        service = new RestService(app, port);
         return service;
     }
 
@@ -172,11 +162,7 @@ internal sealed class RestService : IAsyncDisposable
         await JsonSerializer.SerializeAsync(context.Response.Body, echo, RestJson.Options, context.RequestAborted);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync().DefaultTimeout();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => LoopbackApp.StopAsync(_app);
 }
 
 internal static class RestJson
