@@ -32,6 +32,16 @@ public sealed class GatewayCall : IGatewayRequestFeature
 
     public string? TargetParty { get; set; }
 
+    /// <summary>Where the call came in: an intra-site port (local services) or an inter-site TLS port (peer gateways).</summary>
+    public IngressKind Ingress { get; set; }
+
+    /// <summary>The calling party as proven by its client certificate or a verified token; null when nothing proved
+    /// it (intra-site ports). Never taken from a header.</summary>
+    public string? PeerParty { get; set; }
+
+    /// <summary>How <see cref="PeerParty"/> was proven.</summary>
+    public PeerProof PeerProof { get; set; }
+
     public string? SourceParty { get; set; }
 
     public string Service { get; set; } = "default";
@@ -62,4 +72,23 @@ public sealed class GatewayCall : IGatewayRequestFeature
     public long ResponseBytes { get; set; }
 
     public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartTimestamp);
+}
+
+/// <summary>Kind of port a call arrived on.</summary>
+public enum IngressKind
+{
+    /// <summary>A plain intra-site port (gRPC h2c or HTTP/1.1) for the site's own services.</summary>
+    Intra = 0,
+    /// <summary>An inter-site TLS port for peer gateways.</summary>
+    InterSite = 1,
+}
+
+/// <summary>What proved a call's <see cref="GatewayCall.PeerParty"/>.</summary>
+public enum PeerProof
+{
+    None = 0,
+    /// <summary>The client certificate of the TLS connection.</summary>
+    Certificate = 1,
+    /// <summary>A signed request token checked against the peer's key.</summary>
+    Token = 2,
 }
