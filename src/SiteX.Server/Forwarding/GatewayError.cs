@@ -30,4 +30,9 @@ public enum GatewayError
     TooLarge = 10,
     /// <summary>An unexpected fault inside this gateway (a bug); details stay in the local log.</summary>
     Internal = 11,
+    /// <summary>A call on an inter-site port claims a source party (a header, a Packet's source) other than the party
+    /// its client certificate proves, and that party is not a trusted relay.</summary>
+    IdentityMismatch = 12,
+    /// <summary>A local operation (queue pop, peek, release; router administration) was called on an inter-site port.</summary>
+    LocalOnly = 13,
 }

@@ -4,6 +4,7 @@ using SiteX.Protocol;
 using Packet = SiteX.Protocol.Eggroll.Proxy.Packet;
 using SiteX.Server.Queues;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Forwarding;
 
@@ -15,7 +16,7 @@ namespace SiteX.Server.Forwarding;
 /// destination role and its reply Packet is the answer's payload. OSX takes Packets only over HTTP; SiteX takes both
 /// encodings on both transports. Pop, peek and release are refused: they are local operations.
 /// </summary>
-internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets)
+internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterSiteGuard guard)
 {
     public async Task<InvokeReply> DispatchAsync(HttpContext context, GatewayCall call, RouteTable table, string? uriPath, ByteString payload)
     {
@@ -70,6 +71,17 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets)
             if (!RouteTableParser.IsValidId(party) || (!string.IsNullOrEmpty(role) && !RouteTableParser.IsValidId(role)))
             {
                 return Refused($"SiteX gateway {self}: the Packet's destination \"{RouteTableParser.Truncate(party)}\" role \"{RouteTableParser.Truncate(role ?? "")}\" is not a valid party id and role");
+            }
+
+            if (call.Ingress == IngressKind.InterSite)
+            {
+                foreach (var (claimed, field) in PacketHeaderReader.ClaimedSources(packet.Header))
+                {
+                    if (!guard.IsAllowedSource(call, claimed))
+                    {
+                        return InvokeReply.Failed(GatewayError.IdentityMismatch, guard.IdentityMismatchMessage(call, claimed, field));
+                    }
+                }
             }
 
             call.TargetParty = party;

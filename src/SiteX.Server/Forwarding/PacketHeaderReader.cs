@@ -224,4 +224,33 @@ internal static class PacketHeaderReader
 
         return true;
     }
+
+    /// <summary>Every source party a Packet header claims, with the field that claims it: <c>src.partyId</c> and the
+    /// <c>RollSiteHeader</c>'s <c>srcPartyId</c> (both are checked against a peer's proven party).</summary>
+    public static IEnumerable<(string Party, string Field)> ClaimedSources(Metadata header)
+    {
+        if (!string.IsNullOrEmpty(header.Src?.PartyId))
+        {
+            yield return (header.Src.PartyId, "the Packet's header.src.partyId");
+        }
+
+        if (!header.Ext.IsEmpty && TryParseRollSite(header, out var rollSite) && !string.IsNullOrEmpty(rollSite.SrcPartyId))
+        {
+            yield return (rollSite.SrcPartyId, "the Packet's RollSiteHeader srcPartyId");
+        }
+    }
+
+    private static bool TryParseRollSite(Metadata header, out RollSiteHeader rollSite)
+    {
+        try
+        {
+            rollSite = RollSiteHeader.Parser.ParseFrom(header.Ext);
+            return true;
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            rollSite = null!;
+            return false;
+        }
+    }
 }

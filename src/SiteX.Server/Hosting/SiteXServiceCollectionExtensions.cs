@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using SiteX.Server.Queues;
 using SiteX.Server.Queues.Storage;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -32,6 +33,10 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<LocalInvoke>();
         services.TryAddSingleton<GrpcToHttpConversion>();
         services.TryAddSingleton<PassThrough>();
+        services.TryAddSingleton<TlsMaterialManager>();
+        services.TryAddSingleton<TlsHandshakes>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPeerAuthenticator, CertificatePeerAuthenticator>());
+        services.TryAddSingleton<InterSiteGuard>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();
         services.TryAddSingleton<IQueueStore>(sp => new SegmentedLogStore(
