@@ -79,7 +79,7 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
                 {
                     if (!guard.IsAllowedSource(call, claimed))
                     {
-                        return InvokeReply.Failed(GatewayError.IdentityMismatch, guard.IdentityMismatchMessage(call, claimed, field));
+                        return InvokeReply.Failed(GatewayError.IdentityMismatch, guard.ReportMismatch(context, call, claimed, field));
                     }
                 }
             }

@@ -88,16 +88,14 @@ internal sealed class InterSiteGuard
         call.PeerParty is null || string.Equals(claimed, call.PeerParty, StringComparison.Ordinal) || _relays.Contains(call.PeerParty);
 
     /// <summary>Answers a call whose claimed source is not its proven party with <see cref="GatewayError.IdentityMismatch"/>.</summary>
-    public Task RejectSourceAsync(HttpContext context, GatewayCall call, string claimed, string field, ErrorStyle style)
-    {
-        var shown = RouteTableParser.Truncate(claimed);
-        TlsLog.IdentityMismatch(_logger, RouteTableParser.Truncate(context.Request.Path.Value ?? ""), call.PeerParty!, shown, field, call.TraceId);
-        return ErrorResponder.WriteAsync(context, call, GatewayError.IdentityMismatch, IdentityMismatchMessage(call, shown, field), style);
-    }
+    public Task RejectSourceAsync(HttpContext context, GatewayCall call, string claimed, string field, ErrorStyle style) =>
+        ErrorResponder.WriteAsync(context, call, GatewayError.IdentityMismatch, ReportMismatch(context, call, claimed, field), style);
 
-    /// <summary>The message of <see cref="GatewayError.IdentityMismatch"/>: both parties, nothing internal.</summary>
-    public string IdentityMismatchMessage(GatewayCall call, string claimed, string field)
+    /// <summary>Logs a claimed source that is not the proven party and returns the caller's message for
+    /// <see cref="GatewayError.IdentityMismatch"/>: both parties, nothing internal.</summary>
+    public string ReportMismatch(HttpContext context, GatewayCall call, string claimed, string field)
     {
+        TlsLog.IdentityMismatch(_logger, RouteTableParser.Truncate(context.Request.Path.Value ?? ""), call.PeerParty!, RouteTableParser.Truncate(claimed), field, call.TraceId);
         var proof = call.PeerProof == PeerProof.Token ? "its token" : "its client certificate";
         return $"SiteX gateway {_routes.Current.GatewayName}: the caller is party {call.PeerParty} (proven by {proof}) but {field} names party {RouteTableParser.Truncate(claimed)}; a peer gateway may only send calls as itself";
     }

@@ -229,10 +229,21 @@ public sealed class InterSiteTlsTests(ITestOutputHelper output)
         var client = new DataTransferService.DataTransferServiceClient(peer.Channel(site.B.GrpcTlsPort));
 
         var denied = await Assert.ThrowsAsync<RpcException>(() => client.unaryCallAsync(FateFlowPacket("8888"), deadline: TestCluster.Deadline()).ResponseAsync.DefaultTimeout());
+        var invokeHeaders = new Grpc.Core.Metadata
+        {
+            { PtpHeaders.TargetNodeId, TlsSite.PartyB },
+            { PtpHeaders.Uri, "/org.fedai.osx.proxy/unary" },
+            { PtpHeaders.TechProviderCode, "FATE" },
+        };
+        var invoked = await new PrivateTransferProtocol.PrivateTransferProtocolClient(peer.Channel(site.B.GrpcTlsPort))
+            .invokeAsync(new Inbound { Payload = FateFlowPacket("8888").ToByteString() }, invokeHeaders, TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
         var reply = await client.unaryCallAsync(FateFlowPacket(TlsSite.PartyA), deadline: TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
 
         Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
         Assert.Contains("src.partyId names party 8888", denied.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(PtpCodes.InvalidRequest, invoked.Code);
+        Assert.Contains("the caller is party 9999", invoked.Message, StringComparison.Ordinal);
+        Assert.Contains("names party 8888", invoked.Message, StringComparison.Ordinal);
         Assert.Equal(TlsSite.PartyA, reply.Header.Dst.PartyId);
         Assert.Equal(1, site.FateFlow.Service.UnaryCalls);
         cluster.AssertNoUnexpectedErrors();
