@@ -195,6 +195,13 @@ public sealed class SiteXServer : IAsyncDisposable
             errors.Add($"AdminBind: \"{options.AdminBind}\" is not an IP address; use e.g. 127.0.0.1");
         }
 
+        SiteX.Server.Security.PeerKeyRing.Create(options.Tokens.Keys, out var tokenErrors);
+        errors.AddRange(tokenErrors);
+        if (options.Tokens.Window <= TimeSpan.Zero || options.Tokens.ReplayCacheCapacity < 1)
+        {
+            errors.Add("Tokens: Window must be positive and ReplayCacheCapacity at least 1");
+        }
+
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(nameof(SiteXOptions), typeof(SiteXOptions), errors);

@@ -171,3 +171,48 @@ public sealed class RequestTokenTests
         Assert.DoesNotContain(errors, e => e.Contains(s_secretA, StringComparison.Ordinal) || e.Contains(s_secretB, StringComparison.Ordinal));
     }
 }
+
+public sealed class RequestTokensServiceTests
+{
+    private static readonly string s_secret = Convert.ToBase64String(Enumerable.Range(7, 32).Select(i => (byte)i).ToArray());
+
+    private static RequestTokens Create(string peer, FakeTimeProvider time) =>
+        new(Microsoft.Extensions.Options.Options.Create(new SiteX.Server.Configuration.SiteXOptions
+        {
+            Tokens = { Keys = [new PeerKeyConfig { Peer = peer, Id = "k1", Secret = s_secret }] },
+        }), time);
+
+    [Fact]
+    public void TwoGateways_SharingAKey_SignAndVerifyEachOthersRequests_BoundToTheTarget()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var atA = Create("10000", time); // site 9999's gateway, sharing the key with 10000
+        var atB = Create("9999", time);  // site 10000's gateway, sharing the key with 9999
+        var digest = RequestToken.BodyDigest("payload"u8);
+
+        var token = atA.Sign("10000", "9999", "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest);
+
+        Assert.NotNull(token);
+        Assert.True(atA.Enabled && atA.SharesKeyWith("10000") && !atA.SharesKeyWith("8888"));
+        Assert.Null(atA.Sign("8888", "9999", "8888", "POST", "/x", digest));
+        Assert.Equal(TokenCheck.BadSignature, atB.Verify(token, "10001", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _));
+        Assert.Equal(TokenCheck.Ok, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out var party));
+        Assert.Equal("9999", party);
+        Assert.Equal(TokenCheck.Replayed, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _));
+    }
+
+    [Fact]
+    public void ABadKey_StopsTheGatewayFromStarting_NamingTheSetting()
+    {
+        var options = new SiteX.Server.Configuration.SiteXOptions
+        {
+            GrpcPort = 0,
+            HttpPort = 0,
+            AdminPort = 0,
+            Tokens = { Keys = [new PeerKeyConfig { Peer = "10000", Id = "k1", Secret = Convert.ToBase64String(new byte[8]) }] },
+        };
+
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => SiteX.Server.Hosting.SiteXServer.Create(options, _ => { }));
+        Assert.Contains("Tokens:Keys[0].Secret", error.Message, StringComparison.Ordinal);
+    }
+}
