@@ -77,6 +77,9 @@ public sealed class SiteXOptions
     /// <summary>PTP queue bounds and durability.</summary>
     public SiteX.Server.Queues.QueueOptions Queues { get; set; } = new();
 
+    /// <summary>Signed request tokens shared with peers that cannot use mTLS.</summary>
+    public TokenOptions Tokens { get; set; } = new();
+
     /// <summary>A name for this gateway instance in loop detection and logs; generated when empty.</summary>
     public string? InstanceId { get; set; }
 }

@@ -242,6 +242,13 @@ public sealed class SiteXServer : IAsyncDisposable
         }
 
         ValidateTlsOptions(options, errors);
+        SiteX.Server.Security.PeerKeyRing.Create(options.Tokens.Keys, out var tokenErrors);
+        errors.AddRange(tokenErrors);
+        if (options.Tokens.Window <= TimeSpan.Zero || options.Tokens.ReplayCacheCapacity < 1)
+        {
+            errors.Add("Tokens: Window must be positive and ReplayCacheCapacity at least 1");
+        }
+
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(nameof(SiteXOptions), typeof(SiteXOptions), errors);

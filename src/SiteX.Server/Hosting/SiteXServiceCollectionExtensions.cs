@@ -25,6 +25,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<RouteTableManager>();
         services.TryAddSingleton<GatewayIdentity>();
+        services.TryAddSingleton<SiteX.Server.Security.RequestTokens>();
         services.TryAddSingleton<NextHopClientPool>();
         services.TryAddSingleton<CallForwarder>();
         services.TryAddSingleton<InterconnClient>();
