@@ -14,6 +14,7 @@ internal static class SiteXCommandLine
         root.Subcommands.Add(RoutesCommand.Create(output, error));
         root.Subcommands.Add(QueuesCommand.Create(output, error, adminHandler));
         root.Subcommands.Add(DemoCommand.Create(output, error));
+        root.Subcommands.Add(CertsCommand.Create(output, error));
         return root;
     }
 
