@@ -15,6 +15,7 @@ internal static class SiteXCommandLine
         root.Subcommands.Add(QueuesCommand.Create(output, error, adminHandler));
         root.Subcommands.Add(DemoCommand.Create(output, error));
         root.Subcommands.Add(CertsCommand.Create(output, error));
+        root.Subcommands.Add(CheckCommand.Create(output, error));
         return root;
     }
 
