@@ -3,9 +3,9 @@ using Xunit.Abstractions;
 
 namespace SiteX.IntegrationTests;
 
-/// <summary><c>sitex certs</c> and <c>sitex check</c> as real processes: the files a demo needs, and a check of a route
-/// to a running <c>sitex serve</c>.</summary>
-public sealed class CertsAndCheckTests(ITestOutputHelper output) : ProcessTestBase(output)
+/// <summary><c>sitex certs</c> as a real process: the files a mutual TLS demo needs. Key file modes are checked where
+/// files have them (not on Windows).</summary>
+public sealed class CertsCommandTests(ITestOutputHelper output) : ProcessTestBase(output)
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
