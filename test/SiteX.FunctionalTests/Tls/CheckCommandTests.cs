@@ -91,6 +91,28 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Check_HttpsUrlToAMutualTlsPeer_EveryStepPassesOverTheInterconnectionInvoke()
+    {
+        await using var cluster = new TestCluster(output);
+        var pki = new TestPki(cluster.Temp.Combine("pki"));
+        var (cert, key) = pki.WritePem(pki.Site(PartyA), "client");
+        await using var peer = await StartPeerAsync(pki.Site(PartyB));
+
+        var (exit, text) = await CheckAsync(cluster, Table(new JsonObject
+        {
+            ["protocol"] = "http", ["url"] = $"https://localhost:{peer.Port}/v1/interconn/chan/invoke",
+            ["certChainFile"] = cert, ["privateKeyFile"] = key, ["caFile"] = pki.CaFile, ["peer_party"] = PartyB,
+        }));
+
+        Assert.Equal(0, exit);
+        AssertLine(text, "(HTTP, TLS)");
+        AssertLine(text, "✓ DNS: localhost -> ");
+        AssertLine(text, "✓ host name: the certificate carries localhost");
+        AssertLine(text, "✓ round trip: invoke /sitex/ping answered \"pong from 10000\"");
+        Assert.Contains(peer.Requests, r => r.Path == "/v1/interconn/chan/invoke" && r.ClientThumbprint is not null);
+    }
+
+    [Fact]
     public async Task Check_NoRoute_SaysWhatTheTableLacks()
     {
         await using var cluster = new TestCluster(output);

@@ -202,6 +202,51 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task KeyFileReplacedByAnotherCertificatesKey_ChangeRejected_TheOldCertificateKeepsServing()
+    {
+        await using var cluster = new TestCluster(output);
+        var pki = new TestPki(cluster.Temp.Combine("pki"));
+        using var client = pki.Site(PartyA);
+        var (cert, key) = pki.WritePem(client, "client");
+        await using var peer = await StartPeerAsync(pki.Site(PartyB));
+        var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("certChainFile", cert), ("privateKeyFile", key), ("caFile", pki.CaFile))));
+        var rejected = TestTcs.Create<IReadOnlyList<RouteTableError>>();
+        a.Routes.EditRejected += errors => rejected.TrySetResult(errors);
+
+        var (_, otherKey) = pki.WritePem(pki.Site(PartyA), "other");
+        File.Copy(otherKey, key + ".tmp");
+        File.Move(key + ".tmp", key, overwrite: true);
+        var errors = await rejected.Task.DefaultTimeout();
+
+        var error = Assert.Single(errors);
+        Assert.Equal("route_table.10000.default[0].privateKeyFile", error.Path);
+        Assert.Contains("does not belong to the certificate in certChainFile", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, a.Routes.Current.Version);
+        await cluster.EchoClient(a).UnaryAsync(new EchoRequest(), TestCluster.Target(PartyB, "echo"), TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
+        Assert.Equal([client.Thumbprint], peer.ClientThumbprints(EchoPath));
+        cluster.AssertNoUnexpectedErrors(1001);
+    }
+
+    [Fact]
+    public async Task EditNamingAMissingCaFile_IsRejectedWithThePath_TheOldTableKeepsServing()
+    {
+        await using var cluster = new TestCluster(output);
+        var pki = new TestPki(cluster.Temp.Combine("pki"));
+        await using var peer = await StartPeerAsync(pki.Site(PartyB), requireClientCertificate: false);
+        var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("caFile", pki.CaFile))));
+        var rejected = TestTcs.Create<IReadOnlyList<RouteTableError>>();
+        a.Routes.EditRejected += errors => rejected.TrySetResult(errors);
+
+        a.WriteRouteTable(Table(Endpoint(peer.Port, ("caFile", "missing/ca.crt"))));
+        var error = Assert.Single(await rejected.Task.DefaultTimeout());
+
+        Assert.Equal("route_table.10000.default[0].caFile", error.Path);
+        Assert.Contains($"file {Path.Combine(Path.GetDirectoryName(a.RouteTableFile)!, "missing", "ca.crt")} does not exist", error.Message, StringComparison.Ordinal);
+        await cluster.EchoClient(a).UnaryAsync(new EchoRequest(), TestCluster.Target(PartyB, "echo"), TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
+        cluster.AssertNoUnexpectedErrors(1001);
+    }
+
+    [Fact]
     public async Task EditThatLeavesTheTlsIdentityAlone_KeepsThePooledTlsConnection()
     {
         await using var cluster = new TestCluster(output);
