@@ -113,11 +113,13 @@ internal sealed class PeerCertificateReport
         using var chain = new X509Chain();
         var policy = chain.ChainPolicy;
         policy.RevocationMode = X509RevocationMode.NoCheck;
+        policy.DisableCertificateDownloads = true; // a gateway fetches nothing from URLs in a peer's certificate
         policy.ApplicationPolicy.Add(s_serverAuth);
         if (tls.TrustAnchors is { } anchors)
         {
             policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             policy.CustomTrustStore.AddRange(anchors);
+            policy.ExtraStore.AddRange(anchors); // intermediates in caFile help build the chain to its root
         }
 
         if (presented is not null)
