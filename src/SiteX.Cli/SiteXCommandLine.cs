@@ -14,6 +14,8 @@ internal static class SiteXCommandLine
         root.Subcommands.Add(RoutesCommand.Create(output, error));
         root.Subcommands.Add(QueuesCommand.Create(output, error, adminHandler));
         root.Subcommands.Add(DemoCommand.Create(output, error));
+        root.Subcommands.Add(CertsCommand.Create(output, error));
+        root.Subcommands.Add(CheckCommand.Create(output, error));
         return root;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Cli.Commands;
 
@@ -29,7 +30,9 @@ internal static class RoutesCommand
             return 1;
         }
 
-        var config = RouteTableParser.Parse(text, out var errors);
+        // As the gateway loads it: the document, then the TLS files it names (relative to the file's directory).
+        var parsed = RouteTableParser.Parse(text, out var errors);
+        var config = parsed is null ? null : OutboundTlsLoader.Load(parsed, file.DirectoryName!, out errors);
         if (config is null)
         {
             await error.WriteLineAsync($"{file.FullName}: {errors.Count} error(s)");
@@ -50,7 +53,7 @@ internal static class RoutesCommand
         foreach (var rule in config.Rules.OrderBy(r => r.DstParty, StringComparer.Ordinal).ThenBy(r => r.Service, StringComparer.Ordinal))
         {
             var from = rule.SrcParty is null ? "" : $" (from {rule.SrcParty})";
-            await output.WriteLineAsync($"  {rule.DstParty}/{rule.Service}{from} -> {string.Join(", ", rule.Endpoints.Select(e => (e.UseTls ? "tls " : "") + e.Display))}");
+            await output.WriteLineAsync($"  {rule.DstParty}/{rule.Service}{from} -> {string.Join(", ", rule.Endpoints.Select(Describe))}");
         }
 
         foreach (var binding in config.Bindings)
@@ -64,5 +67,17 @@ internal static class RoutesCommand
         }
 
         return 0;
+    }
+
+    private static string Describe(EndpointConfig endpoint)
+    {
+        if (!endpoint.UseTls)
+        {
+            return endpoint.Display;
+        }
+
+        var client = endpoint.Tls?.ClientCertificate is { } certificate ? $"client {certificate.GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, false)}, " : "";
+        var party = endpoint.PeerParty is null ? "" : $", peer party {endpoint.PeerParty}";
+        return $"tls {endpoint.Display} ({client}trusting {(endpoint.Tls?.TrustAnchors is null ? "system roots" : "its CA file")}{party})";
     }
 }

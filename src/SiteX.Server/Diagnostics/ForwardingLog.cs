@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Forwarding log events, ids 1100-1199. Next free id: 1120 (1105-1119 are SiteX's own relays: invoke, Packets, HTTP interconnection).</summary>
+/// <summary>Forwarding log events, ids 1100-1199. Next free id: 1130 (1105-1119 are SiteX's own relays: invoke, Packets, HTTP interconnection; 1120-1129 outbound TLS, <see cref="OutboundTlsLog"/>).</summary>
 internal static partial class ForwardingLog
 {
     [LoggerMessage(1100, LogLevel.Warning, "Call {Path} for party {Party} service {Service} failed: {Error} ({Message}); next hop {Endpoint}; trace {TraceId}", EventName = "ForwardFailed")]

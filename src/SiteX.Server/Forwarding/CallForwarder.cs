@@ -10,6 +10,7 @@ using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Internal;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding;
@@ -212,8 +213,15 @@ internal sealed class CallForwarder
         var deadlinePassed = deadline is not null && DateTime.UtcNow >= deadline && !context.RequestAborted.IsCancellationRequested;
         var error = Classify(result, exception, deadlinePassed, context.RequestAborted.IsCancellationRequested);
         var hop = call.ToPeerGateway ? $"the next gateway for party {target}" : $"service {call.Service} of party {target}";
+        var tls = error == GatewayError.NextHopUnreachable ? NextHopTlsException.Find(exception) : null;
+        if (tls is not null)
+        {
+            OutboundTlsLog.HandshakeFailed(_logger, target, tls.Message, call.TraceId);
+        }
+
         var message = error switch
         {
+            GatewayError.NextHopUnreachable when tls is not null => $"SiteX gateway {self}: TLS handshake with {hop} failed: {tls.SafeReason}",
             GatewayError.NextHopUnreachable => $"SiteX gateway {self}: {hop} is unreachable",
             GatewayError.NextHopTimeout => deadlinePassed
                 ? $"SiteX gateway {self}: deadline exceeded waiting for {hop}"

@@ -8,6 +8,7 @@ using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Http;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Forwarding;
 
@@ -93,6 +94,12 @@ internal sealed class InterconnClient(NextHopClientPool clients, IOptions<SiteXO
         catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
         {
             ForwardingLog.InterconnFailed(logger, target, endpoint.Display, ex.HttpRequestError.ToString(), traceId, null);
+            if (NextHopTlsException.Find(ex) is { } tls)
+            {
+                OutboundTlsLog.HandshakeFailed(logger, target, tls.Message, traceId);
+                return InvokeReply.Failed(GatewayError.NextHopUnreachable, $"SiteX gateway {self}: TLS handshake with {hop} failed: {tls.SafeReason}");
+            }
+
             return InvokeReply.Failed(GatewayError.NextHopUnreachable, $"SiteX gateway {self}: {hop} is unreachable");
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException)

@@ -10,6 +10,7 @@ using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Queues;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Forwarding;
 
@@ -165,6 +166,12 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
     public InvokeReply Failed(RpcException ex, string self, string target, RouteDestination endpoint, string? traceId)
     {
         ForwardingLog.RelayFailed(logger, target, endpoint.Display, ex.StatusCode.ToString(), ex.Status.Detail, traceId);
+        if (ex.StatusCode == StatusCode.Unavailable && NextHopTlsException.Find(ex) is { } tls)
+        {
+            OutboundTlsLog.HandshakeFailed(logger, target, tls.Message, traceId);
+            return InvokeReply.Failed(GatewayError.NextHopUnreachable, $"SiteX gateway {self}: TLS handshake with the next hop for party {target} failed: {tls.SafeReason}");
+        }
+
         return ex.StatusCode switch
         {
             StatusCode.Unavailable => InvokeReply.Failed(GatewayError.NextHopUnreachable, $"SiteX gateway {self}: the next hop for party {target} is unreachable"),

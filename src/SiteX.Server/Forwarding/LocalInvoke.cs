@@ -14,13 +14,24 @@ namespace SiteX.Server.Forwarding;
 /// serialized <c>PushInbound</c> or a JSON ProduceRequest) is stored; a unary Packet (<c>/org.fedai.osx.proxy/unary</c>
 /// or the <c>DataTransferService/unaryCall</c> path; payload a serialized <c>Packet</c>) goes to the route of its
 /// destination role and its reply Packet is the answer's payload. OSX takes Packets only over HTTP; SiteX takes both
-/// encodings on both transports. Pop, peek and release are refused: they are local operations.
+/// encodings on both transports. <see cref="PingPath"/> answers a pong. Pop, peek and release are refused: they are
+/// local operations.
 /// </summary>
 internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterSiteGuard guard)
 {
+    /// <summary>SiteX's own uri: answers <c>E0000000000</c> "pong from &lt;party&gt;" and does nothing else, so
+    /// <c>sitex check</c> can prove a round trip through a peer's gateway. A Java OSX answers it with code "".</summary>
+    public const string PingPath = "/sitex/ping";
+
     public async Task<InvokeReply> DispatchAsync(HttpContext context, GatewayCall call, RouteTable table, string? uriPath, ByteString payload)
     {
         var self = table.GatewayName;
+        if (uriPath == PingPath)
+        {
+            call.Action = "PING";
+            return new InvokeReply(GatewayError.None, PtpCodes.Success, $"pong from {call.TargetParty ?? self}", ByteString.Empty);
+        }
+
         if (InvokeRelay.IsPushUri(uriPath))
         {
             call.Action = "MSG_DOWNLOAD";
@@ -102,7 +113,7 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
         call.Action = "UNARY_CALL";
         var why = uriPath is PtpMethods.Pop or PtpMethods.Peek or PtpMethods.Release
             ? "pop, peek and release are local operations and cannot be invoked by a peer"
-            : $"it is not served here (supported: {PtpMethods.Push}, {InvokeRelay.UnaryPath})";
+            : $"it is not served here (supported: {PtpMethods.Push}, {InvokeRelay.UnaryPath}, {PingPath})";
         return Refused($"SiteX gateway {self}: x-ptp-uri \"{RouteTableParser.Truncate(uriPath ?? "")}\" cannot be invoked: {why}");
     }
 

@@ -1,3 +1,5 @@
+using SiteX.Server.Security;
+
 namespace SiteX.Server.Routing;
 
 /// <summary>The endpoints of one (party, service) route, with round-robin selection.</summary>
@@ -83,6 +85,12 @@ public sealed class RouteDestination
             IsHttps = config.UseTls;
             ForwardPrefix = DestinationPrefix;
         }
+
+        if (IsHttps)
+        {
+            // A TLS endpoint without files needs no loading; one with files carries what the loader read.
+            Tls = config.Tls ?? (HasTlsFiles(config) ? null : OutboundTls.WithoutFiles(config));
+        }
     }
 
     public EndpointConfig Config { get; }
@@ -97,7 +105,15 @@ public sealed class RouteDestination
     /// <summary>Whether requests to this endpoint use TLS (an <c>https://</c> URL, or a TLS gRPC endpoint).</summary>
     public bool IsHttps { get; }
 
+    /// <summary>The TLS client settings of an <see cref="IsHttps"/> endpoint; null for cleartext, or for an endpoint
+    /// whose TLS files were not loaded (a table built without <see cref="OutboundTlsLoader"/>).</summary>
+    internal OutboundTls? Tls { get; }
+
     public string Display => Config.Display;
 
     public override string ToString() => Display;
+
+    private static bool HasTlsFiles(EndpointConfig config) =>
+        config.UseKeyStore || config.KeyStoreFile is not null || config.TrustStoreFile is not null || config.CertChainFile is not null
+        || config.PrivateKeyFile is not null || config.CaFile is not null;
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Routing;
 
@@ -20,6 +21,7 @@ public sealed class RouteTableManager : IDisposable
     private readonly Lock _applyLock = new();
     private readonly string? _path;
     private FileSystemWatcher? _watcher;
+    private TlsFileWatcher? _tlsWatcher;
     private volatile RouteTable _current;
     private byte[] _lastHash = [];
     private int _reloadScheduled;
@@ -69,7 +71,7 @@ public sealed class RouteTableManager : IDisposable
             throw new RouteTableException(_path, [new RouteTableError("", $"cannot read the file: {ex.Message}")]);
         }
 
-        var config = RouteTableParser.Parse(text, out var errors);
+        var config = ParseAndLoad(text, out var errors);
         if (config is null)
         {
             throw new RouteTableException(_path, errors);
@@ -82,7 +84,7 @@ public sealed class RouteTableManager : IDisposable
     /// <summary>Validates and applies a table given as JSON text (admin API, tests).</summary>
     public bool TryApply(string json, string source, out IReadOnlyList<RouteTableError> errors)
     {
-        var config = RouteTableParser.Parse(json, out errors);
+        var config = ParseAndLoad(json, out errors);
         if (config is null)
         {
             Reject(source, errors);
@@ -119,7 +121,7 @@ public sealed class RouteTableManager : IDisposable
             return true; // a spurious event: the content did not change
         }
 
-        var config = RouteTableParser.Parse(text, out var errors);
+        var config = ParseAndLoad(text, out var errors);
         if (config is null)
         {
             Reject(_path, errors);
@@ -129,6 +131,59 @@ public sealed class RouteTableManager : IDisposable
 
         Apply(config, _path, hash);
         return true;
+    }
+
+    /// <summary>Where relative TLS file paths in a table are resolved: the route table file's directory, else the
+    /// working directory.</summary>
+    public string BaseDirectory => _path is null ? Directory.GetCurrentDirectory() : Path.GetDirectoryName(_path)!;
+
+    /// <summary>Parses <paramref name="text"/> and reads the TLS files it names; null with every error otherwise.</summary>
+    private RouteTableConfig? ParseAndLoad(string text, out IReadOnlyList<RouteTableError> errors)
+    {
+        var config = RouteTableParser.Parse(text, out errors);
+        return config is null ? null : OutboundTlsLoader.Load(config, BaseDirectory, out errors);
+    }
+
+    /// <summary>
+    /// Re-reads the TLS files of the current table (after the watcher saw one change). When their content changed,
+    /// the same table is applied again as a new version with the new material, so new connections use it; when a
+    /// file is now bad, the change is rejected like a bad edit and the current table keeps serving.
+    /// </summary>
+    public bool ReloadTlsFiles()
+    {
+        lock (_applyLock)
+        {
+            var current = _current;
+            var config = OutboundTlsLoader.Load(current.Config, BaseDirectory, out var errors);
+            if (config is null)
+            {
+                Reject($"{current.Source} (TLS files)", errors);
+                return false;
+            }
+
+            if (TlsOf(config).SequenceEqual(TlsOf(current.Config)))
+            {
+                return true; // a spurious event: no file's content changed
+            }
+
+            OutboundTlsLog.FilesChanged(_logger, string.Join(", ", _tlsWatcher?.Files ?? []));
+            Apply(config, current.Source, _lastHash);
+            return true;
+        }
+    }
+
+    private static IEnumerable<OutboundTls?> TlsOf(RouteTableConfig config) => config.Rules.SelectMany(r => r.Endpoints).Select(e => e.Tls);
+
+    private void WatchTlsFiles(RouteTableConfig config)
+    {
+        var files = TlsOf(config).SelectMany(t => t?.Files ?? []).Distinct(StringComparer.Ordinal).ToList();
+        if (files.Count == 0 && _tlsWatcher is null)
+        {
+            return;
+        }
+
+        _tlsWatcher ??= new TlsFileWatcher(() => ReloadTlsFiles(), _options.RouteTableReloadDelay, _logger);
+        _tlsWatcher.Watch(files);
     }
 
     private void Apply(RouteTableConfig config, string source, byte[] hash)
@@ -146,6 +201,7 @@ public sealed class RouteTableManager : IDisposable
             }
 
             RouteTableLog.Applied(_logger, table.Version, source, table.PartyCount, table.RuleCount, string.Join(",", table.SelfPartyList));
+            WatchTlsFiles(config);
         }
 
         Changed?.Invoke(_current);
@@ -219,5 +275,9 @@ public sealed class RouteTableManager : IDisposable
 
     private static byte[] Hash(string text) => SHA256.HashData(Encoding.UTF8.GetBytes(text));
 
-    public void Dispose() => _watcher?.Dispose();
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _tlsWatcher?.Dispose();
+    }
 }

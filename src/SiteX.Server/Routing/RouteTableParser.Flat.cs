@@ -105,6 +105,20 @@ public static partial class RouteTableParser
                 CheckPathPrefix(pathPrefix, $"{path}.path_prefix", errors);
             }
 
+            // TLS fields are written once per rule and apply to each of its endpoints.
+            var tlsFields = ReadTlsFields(item, path, errors);
+            for (var i = 0; i < endpoints.Count; i++)
+            {
+                endpoints[i] = tlsFields.ApplyTo(endpoints[i]);
+            }
+
+            var tlsErrors = new List<RouteTableError>();
+            foreach (var endpoint in endpoints)
+            {
+                CheckTlsConsistency(endpoint, path, flat: true, tlsErrors);
+            }
+
+            errors.AddRange(tlsErrors.Distinct());
             if (errors.Count != before)
             {
                 continue;

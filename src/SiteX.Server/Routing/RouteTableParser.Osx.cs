@@ -92,25 +92,19 @@ public static partial class RouteTableParser
         var port = ReadPort(item, "port", path, errors);
         var url = ReadString(item, "url", path, errors);
         var useSsl = ReadBool(item, "useSSL", path, errors) ?? false;
-        var endpoint = new EndpointConfig
+        var httpsUrl = protocol == EndpointProtocol.Http && url is not null && url.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        var tls = ReadTlsFields(item, path, errors);
+        var endpoint = tls.ApplyTo(new EndpointConfig
         {
             Protocol = protocol,
             Host = host,
             Port = port ?? 0,
             Url = url,
-            UseTls = useSsl || tlsFromScheme,
-            UseKeyStore = ReadBool(item, "useKeyStore", path, errors) ?? false,
-            KeyStoreFile = ReadString(item, "keyStoreFile", path, errors),
-            KeyStorePassword = ReadString(item, "keyStorePassword", path, errors),
-            TrustStoreFile = ReadString(item, "trustStoreFile", path, errors),
-            TrustStorePassword = ReadString(item, "trustStorePassword", path, errors),
-            CertChainFile = ReadString(item, "certChainFile", path, errors),
-            PrivateKeyFile = ReadString(item, "privateKeyFile", path, errors),
-            CaFile = ReadString(item, "caFile", path, errors),
-            Hostname = ReadString(item, "hostname", path, errors),
-        };
+            UseTls = useSsl || tlsFromScheme || httpsUrl,
+        });
 
         CheckEndpoint(endpoint, path, item.TryGetProperty("port", out _), errors);
+        CheckTlsConsistency(endpoint, path, flat: false, errors);
         return errors.Count == before ? endpoint : null;
     }
 

@@ -122,6 +122,30 @@ public static class SiteCertificates
         WritePrivate(path, collection.Export(X509ContentType.Pkcs12, password)!);
     }
 
+    /// <summary>Loads a CA certificate and its private key from PEM files (as written by <see cref="WritePem"/>), to
+    /// sign more site certificates. Throws <see cref="ArgumentException"/> with a reason when the pair is unusable.</summary>
+    public static X509Certificate2 LoadAuthority(string certificatePath, string keyPath)
+    {
+        X509Certificate2 authority;
+        try
+        {
+            authority = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new ArgumentException($"{certificatePath} and {keyPath} are not a PEM certificate and its private key: {ex.Message}", nameof(keyPath), ex);
+        }
+
+        var constraints = authority.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault();
+        if (constraints is not { CertificateAuthority: true })
+        {
+            authority.Dispose();
+            throw new ArgumentException($"{certificatePath} is not a CA certificate (no basic constraints CA:true); give the CA's certificate, not a site's", nameof(certificatePath));
+        }
+
+        return authority;
+    }
+
     private static string ExportKeyPem(X509Certificate2 certificate, PemKeyFormat format)
     {
         if (certificate.GetRSAPrivateKey() is { } rsa)
