@@ -30,4 +30,7 @@ public enum GatewayError
     TooLarge = 10,
     /// <summary>An unexpected fault inside this gateway (a bug); details stay in the local log.</summary>
     Internal = 11,
+    /// <summary>The route table's <c>permission</c> rules do not let the calling (party, service) reach the target
+    /// (party, service).</summary>
+    PermissionDenied = 12,
 }

@@ -20,6 +20,7 @@ public static class GatewayErrors
         GatewayError.Unsupported => StatusCode.Unimplemented,
         GatewayError.NextHopFailed => StatusCode.Unavailable,
         GatewayError.TooLarge => StatusCode.ResourceExhausted,
+        GatewayError.PermissionDenied => StatusCode.PermissionDenied,
         _ => StatusCode.Internal,
     };
 
@@ -31,6 +32,7 @@ public static class GatewayErrors
         GatewayError.NoRoute => PtpCodes.RouterError,
         GatewayError.RoutingLoop => PtpCodes.CycleRouteError,
         GatewayError.NextHopUnreachable or GatewayError.NextHopFailed or GatewayError.NextHopTimeout => PtpCodes.NetError,
+        GatewayError.PermissionDenied => PtpCodes.Unauthorized,
         _ => PtpCodes.SystemError,
     };
 
@@ -45,6 +47,7 @@ public static class GatewayErrors
         GatewayError.Canceled => 499,
         GatewayError.Unsupported => StatusCodes.Status501NotImplemented,
         GatewayError.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        GatewayError.PermissionDenied => StatusCodes.Status403Forbidden,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -62,6 +65,7 @@ public static class GatewayErrors
         GatewayError.Unsupported => "unsupported",
         GatewayError.NextHopFailed => "next_hop_failed",
         GatewayError.TooLarge => "too_large",
+        GatewayError.PermissionDenied => "permission_denied",
         _ => "internal",
     };
 }

@@ -101,7 +101,9 @@ public sealed class RouteTableParserTests
         Assert.Equal("10.0.0.100:9370", match.Group.Pick().Display);
         Assert.True(table.TryLookup("9999", "fateflow", null, out var local));
         Assert.False(local.ViaDefaultParty);
-        Assert.Equal("{ \"default_allow\": true }", config!.ExtraJson["permission"]);
+        Assert.Equal(PermissionAction.Allow, config!.Permissions.Default);
+        Assert.Equal("permission.default_allow", config.Permissions.DefaultPath);
+        Assert.Empty(config.ExtraJson);
     }
 
     [Fact]
