@@ -13,9 +13,10 @@ namespace SiteX.Server.Forwarding;
 /// serialized <c>PushInbound</c> or a JSON ProduceRequest) is stored; a unary Packet (<c>/org.fedai.osx.proxy/unary</c>
 /// or the <c>DataTransferService/unaryCall</c> path; payload a serialized <c>Packet</c>) goes to the route of its
 /// destination role and its reply Packet is the answer's payload. OSX takes Packets only over HTTP; SiteX takes both
-/// encodings on both transports. Pop, peek and release are refused: they are local operations.
+/// encodings on both transports. Pop, peek and release are refused: they are local operations. The push is checked
+/// against the permission rules as (self party, <c>queue</c>), the Packet as (its destination party, its role).
 /// </summary>
-internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets)
+internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, PermissionGate permissions)
 {
     public async Task<InvokeReply> DispatchAsync(HttpContext context, GatewayCall call, RouteTable table, string? uriPath, ByteString payload)
     {
@@ -32,6 +33,11 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets)
             if (!queues.TryGetNames(call, self, requireTopic: true, out var session, out error))
             {
                 return Refused(error);
+            }
+
+            if (!permissions.TryAuthorize(context, call, table, call.TargetParty!, PermissionGate.QueueService, out var denial, out var denied))
+            {
+                return InvokeReply.Failed(denial, denied);
             }
 
             call.RequestBytes = push.Payload.Length;
@@ -75,6 +81,12 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets)
             call.TargetParty = party;
             call.Service = string.IsNullOrEmpty(role) ? RouteTableParser.DefaultKey : role;
             call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;
+            call.SourceService = PacketHeaderReader.SourceRole(packet.Header) ?? call.SourceService;
+            if (!permissions.TryAuthorize(context, call, table, party, call.Service, out var denial, out var denied))
+            {
+                return InvokeReply.Failed(denial, denied);
+            }
+
             call.RequestBytes = payload.Length;
             var reply = await packets.UnaryAsync(context, call, table, packet);
             if (reply.Packet is null)

@@ -224,4 +224,29 @@ internal static class PacketHeaderReader
 
         return true;
     }
+
+    /// <summary>The sending role of a Packet (<c>header.src.role</c>, else the <c>RollSiteHeader</c>'s <c>srcRole</c>),
+    /// or null; for permission rules. A malformed <c>ext</c> has already been refused by <see cref="TryGetDestination"/>.</summary>
+    public static string? SourceRole(Metadata header)
+    {
+        if (!string.IsNullOrEmpty(header.Src?.Role))
+        {
+            return header.Src.Role;
+        }
+
+        if (header.Ext.IsEmpty)
+        {
+            return null;
+        }
+
+        try
+        {
+            var role = RollSiteHeader.Parser.ParseFrom(header.Ext).SrcRole;
+            return string.IsNullOrEmpty(role) ? null : role;
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            return null;
+        }
+    }
 }

@@ -25,6 +25,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<RouteTableManager>();
         services.TryAddSingleton<GatewayIdentity>();
         services.TryAddSingleton<NextHopClientPool>();
+        services.TryAddSingleton<PermissionGate>();
         services.TryAddSingleton<CallForwarder>();
         services.TryAddSingleton<InterconnClient>();
         services.TryAddSingleton<InvokeRelay>();
