@@ -26,6 +26,8 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<GatewayIdentity>();
         services.TryAddSingleton<NextHopClientPool>();
         services.TryAddSingleton<PermissionGate>();
+        services.TryAddSingleton<SiteX.Server.Admin.AdminToken>();
+        services.TryAddSingleton<SiteX.Server.Admin.AdminGuard>();
         services.TryAddSingleton<CallForwarder>();
         services.TryAddSingleton<InterconnClient>();
         services.TryAddSingleton<InvokeRelay>();
