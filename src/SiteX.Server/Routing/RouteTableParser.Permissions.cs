@@ -228,7 +228,7 @@ public static partial class RouteTableParser
         {
             if (Array.IndexOf(known, property.Name) < 0)
             {
-                errors.Add(new($"{path}.{Truncate(property.Name)}", $"is not a key of this object; the keys are {string.Join(", ", known.Select(k => $"\"{k}\""))}"));
+                errors.Add(new($"{path}.{PathKey(property.Name)}", $"is not a key of this object; the keys are {string.Join(", ", known.Select(k => $"\"{k}\""))}"));
             }
         }
     }

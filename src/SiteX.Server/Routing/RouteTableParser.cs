@@ -255,6 +255,10 @@ public static partial class RouteTableParser
         return true;
     }
 
+    /// <summary>An object key as it may appear in an error's JSON path: as written when it is a valid id, else cut
+    /// short with control characters replaced, so that a hostile key cannot flood or forge a log line.</summary>
+    internal static string PathKey(string key) => IsValidId(key) ? key : Truncate(key);
+
     internal static string Truncate(string text)
     {
         var clean = new string(text.Take(64).Select(c => char.IsControl(c) ? '?' : c).ToArray());
