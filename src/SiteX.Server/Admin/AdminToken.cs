@@ -29,14 +29,14 @@ internal sealed class AdminToken
 {
     private const int MaxPresentedLength = 1024;
     private readonly SiteXOptions _options;
-    private readonly ILogger<AdminToken> _logger;
+    private readonly ILogger _logger;
     private byte[]? _hash;
     private string? _pendingWrite;
 
-    public AdminToken(IOptions<SiteXOptions> options, ILogger<AdminToken> logger)
+    public AdminToken(IOptions<SiteXOptions> options, ILoggerFactory loggers)
     {
         _options = options.Value;
-        _logger = logger;
+        _logger = loggers.CreateLogger(AdminGuard.AuditCategory);
     }
 
     /// <summary>Where a generated token was written, or null when the token comes from the configuration.</summary>
