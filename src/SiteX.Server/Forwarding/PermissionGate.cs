@@ -67,6 +67,12 @@ internal sealed class PermissionGate(ILogger<PermissionGate> logger)
             fromParty = claimed;
             fromKind = "claimed";
         }
+        else if (table.Permissions.AllowsEverything)
+        {
+            // Nothing to judge: skip working out who an unnamed caller is (the hot path of a table without rules).
+            fromParty = null;
+            fromKind = "";
+        }
         else if (FirstViaParty(context.Request.Headers[SiteXHeaders.Via].ToString()) is { } origin)
         {
             fromParty = origin;
