@@ -44,6 +44,11 @@ internal static class ServeCommand
             await error.WriteLineAsync($"sitex: cannot start: {ex.Message}");
             return 1;
         }
+        catch (SiteX.Server.Security.TlsConfigurationException ex)
+        {
+            await error.WriteLineAsync($"sitex: cannot start: TLS: {ex.Message}");
+            return 1;
+        }
         catch (OptionsValidationException ex)
         {
             await error.WriteLineAsync($"sitex: cannot start: invalid settings:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", ex.Failures)}");
@@ -59,7 +64,7 @@ internal static class ServeCommand
             catch (Exception ex) when (StartFailure.IsEnvironmental(ex))
             {
                 var hint = StartFailure.IsBindFailure(ex)
-                    ? $"gRPC port {options.GrpcPort}, admin port {options.AdminPort}, HTTP port {options.HttpPort}; choose others with --grpc-port/--admin-port/--http-port, 0 picks a free port"
+                    ? $"gRPC port {options.GrpcPort}, admin port {options.AdminPort}, HTTP port {options.HttpPort}{(options.Tls.Enabled ? $", TLS gRPC port {options.Tls.GrpcTlsPort}, HTTPS port {options.Tls.HttpsPort}" : "")}; choose others with --grpc-port/--admin-port/--http-port{(options.Tls.Enabled ? "/--grpc-tls-port/--https-port" : "")}, 0 picks a free port"
                     : $"data directory {Path.GetFullPath(options.DataDir)}; check --data-dir and --access-log name a writable directory";
                 await error.WriteLineAsync($"sitex: cannot start: {ex.Message} ({hint})");
                 return 1;
@@ -67,7 +72,7 @@ internal static class ServeCommand
 
             var table = server.Routes.Current;
             await output.WriteLineAsync(
-                $"SiteX ready: party {string.Join(",", table.SelfPartyList)}, gRPC on {options.Bind}:{server.GrpcPort}, admin on http://{options.AdminBind}:{server.AdminPort}, route table {table.Source} (version {table.Version}), data in {Path.GetFullPath(options.DataDir)}, HTTP on {options.Bind}:{server.HttpPort}");
+                $"SiteX ready: party {string.Join(",", table.SelfPartyList)}, gRPC on {options.Bind}:{server.GrpcPort}, admin on http://{options.AdminBind}:{server.AdminPort}, route table {table.Source} (version {table.Version}), data in {Path.GetFullPath(options.DataDir)}, HTTP on {options.Bind}:{server.HttpPort}{(options.Tls.Enabled ? $", TLS gRPC on {options.Tls.Bind}:{server.GrpcTlsPort}, HTTPS on {options.Tls.Bind}:{server.HttpsPort}" : "")}");
             await output.FlushAsync(cancellationToken);
             await server.WaitForShutdownAsync(CancellationToken.None);
         }

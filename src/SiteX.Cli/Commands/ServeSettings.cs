@@ -15,6 +15,7 @@ internal sealed class SettingsException(string message) : Exception(message);
 internal sealed class ServeSettings
 {
     private static readonly HashSet<string> s_knownKeys = typeof(SiteXOptions).GetProperties().Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+    private static readonly HashSet<string> s_knownTlsKeys = typeof(TlsOptions).GetProperties().Where(p => p.CanWrite).Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
     private const string AdminTokenVariable = "SITEX_ADMIN_TOKEN";
     private const string AdminTokenKey = "Admin:Token";
     private const string AdminTokenFileKey = "Admin:TokenFile";
@@ -25,9 +26,15 @@ internal sealed class ServeSettings
     public Option<int?> HttpPort { get; } = new("--http-port") { Description = "HTTP/1.1 port of /v1/interconn/chan/* on the --bind address; default 8807; 0 picks a free port" };
     public Option<int?> AdminPort { get; } = new("--admin-port") { Description = "Admin port (/healthz, /metrics); default 9380, bound to 127.0.0.1" };
     public Option<string?> DataDir { get; } = new("--data-dir") { Description = "Data directory (access log, queues); default ./data" };
-    public Option<string?> BindAddress { get; } = new("--bind") { Description = "Address of the gRPC port; default 0.0.0.0" };
+    public Option<string?> BindAddress { get; } = new("--bind") { Description = "Address of the plain intra-site gRPC and HTTP ports; default 127.0.0.1 (set the site's local network address for services on other hosts)" };
     public Option<string?> AdminBind { get; } = new("--admin-bind") { Description = "Address of the admin port; default 127.0.0.1" };
     public Option<string[]> SelfParty { get; } = new("--self-party") { Description = "Self party id(s) when the route table has no self_party; default 9999", AllowMultipleArgumentsPerToken = true };
+    public Option<int?> GrpcTlsPort { get; } = new("--grpc-tls-port") { Description = "Inter-site gRPC port (TLS, mTLS); default 9371; open only with a certificate; 0 picks a free port" };
+    public Option<int?> HttpsPort { get; } = new("--https-port") { Description = "Inter-site HTTPS port (TLS, mTLS, HTTP/1.1 and HTTP/2); default 8809; open only with a certificate; 0 picks a free port" };
+    public Option<string?> TlsCert { get; } = new("--tls-cert") { Description = "PEM certificate (and chain) of this gateway; opens the TLS ports" };
+    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "PEM private key of --tls-cert (PKCS#8 or PKCS#1)" };
+    public Option<string?> TlsCa { get; } = new("--tls-ca") { Description = "PEM bundle of the CAs that issue peers' client certificates (only these are trusted)" };
+    public Option<string?> TlsBind { get; } = new("--tls-bind") { Description = "Address of the TLS ports; default 0.0.0.0" };
     public Option<string?> AccessLog { get; } = new("--access-log") { Description = "Access log file (flow.log format); '-' for standard output; default <data-dir>/logs/flow.log" };
     public Option<string?> AdminToken { get; } = new("--admin-token") { Description = "Bearer token of the admin API (at least 16 characters); default: a random one written to <data-dir>/admin.token. Prefer SITEX_ADMIN_TOKEN or --admin-token-file: a command line is visible to other users" };
     public Option<string?> AdminTokenFile { get; } = new("--admin-token-file") { Description = "File holding the admin API's bearer token (e.g. a mounted secret)" };
@@ -44,6 +51,12 @@ internal sealed class ServeSettings
         command.Options.Add(AdminBind);
         command.Options.Add(SelfParty);
         command.Options.Add(AccessLog);
+        command.Options.Add(GrpcTlsPort);
+        command.Options.Add(HttpsPort);
+        command.Options.Add(TlsCert);
+        command.Options.Add(TlsKey);
+        command.Options.Add(TlsCa);
+        command.Options.Add(TlsBind);
         command.Options.Add(AdminToken);
         command.Options.Add(AdminTokenFile);
     }
@@ -102,6 +115,12 @@ internal sealed class ServeSettings
         Set(nameof(SiteXOptions.Bind), parse.GetValue(BindAddress));
         Set(nameof(SiteXOptions.AdminBind), parse.GetValue(AdminBind));
         Set(nameof(SiteXOptions.AccessLog), parse.GetValue(AccessLog));
+        Set(TlsKeys.GrpcTlsPort, parse.GetValue(GrpcTlsPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set(TlsKeys.HttpsPort, parse.GetValue(HttpsPort)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set(TlsKeys.CertFile, parse.GetValue(TlsCert));
+        Set(TlsKeys.KeyFile, parse.GetValue(TlsKey));
+        Set(TlsKeys.CaFile, parse.GetValue(TlsCa));
+        Set(TlsKeys.Bind, parse.GetValue(TlsBind));
         Set(AdminTokenKey, parse.GetValue(AdminToken));
         Set(AdminTokenFileKey, parse.GetValue(AdminTokenFile));
         var selfParties = parse.GetValue(SelfParty)?.SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
@@ -148,6 +167,10 @@ internal sealed class ServeSettings
 
         options.RouteTable = Resolve(nameof(SiteXOptions.RouteTable), options.RouteTable);
         options.AccessLog = Resolve(nameof(SiteXOptions.AccessLog), options.AccessLog);
+        options.Tls.CertFile = Resolve(TlsKeys.CertFile, options.Tls.CertFile);
+        options.Tls.KeyFile = Resolve(TlsKeys.KeyFile, options.Tls.KeyFile);
+        options.Tls.CaFile = Resolve(TlsKeys.CaFile, options.Tls.CaFile);
+        options.Tls.Pkcs12File = Resolve(TlsKeys.Pkcs12File, options.Tls.Pkcs12File);
         options.Admin.TokenFile = Resolve(AdminTokenFileKey, options.Admin.TokenFile);
         if (!fromEnvironment.ContainsKey(nameof(SiteXOptions.DataDir)) && !fromCommandLine.ContainsKey(nameof(SiteXOptions.DataDir)) && FileSets(configFile, nameof(SiteXOptions.DataDir)))
         {
@@ -186,7 +209,27 @@ internal sealed class ServeSettings
                 {
                     throw new SettingsException($"config file {file.FullName}: \"{property.Name}\" is not a SiteX setting; known settings: {string.Join(", ", s_knownKeys.Order())}");
                 }
+
+                if (string.Equals(property.Name, nameof(SiteXOptions.Tls), StringComparison.OrdinalIgnoreCase) && property.Value.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var tls in property.Value.EnumerateObject().Where(p => !s_knownTlsKeys.Contains(p.Name)))
+                    {
+                        throw new SettingsException($"config file {file.FullName}: \"{property.Name}.{tls.Name}\" is not a TLS setting; known: {string.Join(", ", s_knownTlsKeys.Order())}");
+                    }
+                }
             }
         }
     }
+}
+
+/// <summary>Configuration keys of the TLS settings (the <c>Tls</c> section).</summary>
+internal static class TlsKeys
+{
+    public const string GrpcTlsPort = "Tls:" + nameof(TlsOptions.GrpcTlsPort);
+    public const string HttpsPort = "Tls:" + nameof(TlsOptions.HttpsPort);
+    public const string CertFile = "Tls:" + nameof(TlsOptions.CertFile);
+    public const string KeyFile = "Tls:" + nameof(TlsOptions.KeyFile);
+    public const string CaFile = "Tls:" + nameof(TlsOptions.CaFile);
+    public const string Pkcs12File = "Tls:" + nameof(TlsOptions.Pkcs12File);
+    public const string Bind = "Tls:" + nameof(TlsOptions.Bind);
 }

@@ -13,8 +13,10 @@ public sealed class SiteXOptions
     /// <summary>Route table file (OSX <c>route_table.json</c> or flat rules). Empty: an empty table.</summary>
     public string? RouteTable { get; set; }
 
-    /// <summary>Address the intra-site gRPC port binds to.</summary>
-    public string Bind { get; set; } = "0.0.0.0";
+    /// <summary>Address the plain intra-site ports (gRPC and HTTP) bind to: loopback by default, so that only this host's
+    /// services reach them; set it to the site's local network address for services on other hosts. Peer gateways use
+    /// the TLS ports (<see cref="Tls"/>).</summary>
+    public string Bind { get; set; } = "127.0.0.1";
 
     /// <summary>Intra-site gRPC port (cleartext HTTP/2). 0 picks a free port.</summary>
     public int GrpcPort { get; set; } = 9370;
@@ -72,8 +74,14 @@ public sealed class SiteXOptions
     /// <summary>Sends exception details to callers. Off: peers only ever get stable codes and safe messages.</summary>
     public bool EnableDetailedErrors { get; set; }
 
+    /// <summary>The inter-site TLS ports, certificates and peer identity.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
     /// <summary>PTP queue bounds and durability.</summary>
     public SiteX.Server.Queues.QueueOptions Queues { get; set; } = new();
+
+    /// <summary>Signed request tokens shared with peers that cannot use mTLS.</summary>
+    public TokenOptions Tokens { get; set; } = new();
 
     /// <summary>A name for this gateway instance in loop detection and logs; generated when empty.</summary>
     public string? InstanceId { get; set; }

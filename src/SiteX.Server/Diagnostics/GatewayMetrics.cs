@@ -20,7 +20,10 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _reloads;
     private readonly Counter<long> _connections;
     private readonly UpDownCounter<long> _activeConnections;
+    private readonly Counter<long> _tlsReloads;
+    private readonly Counter<long> _clientCertificateRejections;
     private long _routeTableVersion;
+    private long _tlsCertificateNotAfter;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -34,6 +37,9 @@ public sealed class GatewayMetrics
         _reloads = meter.CreateCounter<long>("sitex.route_table.reloads", "{reload}", "Route table edits, by result (applied or rejected).");
         _connections = meter.CreateCounter<long>("sitex.connections", "{connection}", "Connections accepted, by listener.");
         _activeConnections = meter.CreateUpDownCounter<long>("sitex.active_connections", "{connection}", "Connections open, by listener.");
+        _tlsReloads = meter.CreateCounter<long>("sitex.tls.reloads", "{reload}", "TLS file changes, by result (applied, rejected, or unchanged for a spurious event).");
+        _clientCertificateRejections = meter.CreateCounter<long>("sitex.tls.client_certificate.rejections", "{handshake}", "TLS handshakes on the inter-site ports refused for the client certificate, by reason.");
+        meter.CreateObservableGauge("sitex.tls.certificate.expiry", ObserveCertificateExpiry, "s", "Expiry of the certificate the TLS ports present, as a Unix time.");
         meter.CreateObservableGauge("sitex.route_table.version", () => Interlocked.Read(ref _routeTableVersion), "{version}", "Version of the route table serving traffic.");
     }
 
@@ -80,6 +86,18 @@ public sealed class GatewayMetrics
     }
 
     public void ConnectionClosed(string listener) => _activeConnections.Add(-1, new KeyValuePair<string, object?>("sitex.listener", listener));
+
+    public void TlsReloaded(string result) => _tlsReloads.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    public void TlsCertificateLoaded(DateTimeOffset notAfter) => Interlocked.Exchange(ref _tlsCertificateNotAfter, notAfter.ToUnixTimeSeconds());
+
+    public void ClientCertificateRejected(string reason) => _clientCertificateRejections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    private IEnumerable<Measurement<long>> ObserveCertificateExpiry()
+    {
+        var notAfter = Interlocked.Read(ref _tlsCertificateNotAfter);
+        return notAfter == 0 ? [] : [new Measurement<long>(notAfter)];
+    }
 
     public void RouteTableReloaded(bool success, long version)
     {

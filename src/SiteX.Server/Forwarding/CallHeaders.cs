@@ -15,14 +15,16 @@ internal static class CallHeaders
         return value.Count == 0 || string.IsNullOrEmpty(value[0]) ? null : value[0];
     }
 
-    /// <summary>Sets the call's trace id, session, topic, source party and service for logs, metrics, <c>src_site</c> rules and permissions.</summary>
+    /// <summary>Sets the call's trace id, session, topic, source party and service for logs, metrics, <c>src_site</c> rules
+    /// and permissions. With no source header the source stays as set at ingress (on an inter-site port, the proven peer
+    /// party).</summary>
     public static void Describe(GatewayCall call, IHeaderDictionary headers)
     {
         call.TraceId = Get(headers, PtpHeaders.TraceId);
         call.SessionId = Get(headers, PtpHeaders.SessionId);
         call.Topic = Get(headers, PtpHeaders.Topic);
         call.SourceParty = Get(headers, PtpHeaders.SourceNodeId) ?? Get(headers, PtpHeaders.FromNodeId)
-            ?? Get(headers, PtpHeaders.SourceInstId) ?? Get(headers, PtpHeaders.FateSrcPartyId);
+            ?? Get(headers, PtpHeaders.SourceInstId) ?? Get(headers, PtpHeaders.FateSrcPartyId) ?? call.SourceParty;
         call.SourceService = SourceService(headers);
     }
 

@@ -30,7 +30,12 @@ public enum GatewayError
     TooLarge = 10,
     /// <summary>An unexpected fault inside this gateway (a bug); details stay in the local log.</summary>
     Internal = 11,
+    /// <summary>A call on an inter-site port claims a source party (a header, a Packet's source) other than the party
+    /// its client certificate proves, and that party is not a trusted relay.</summary>
+    IdentityMismatch = 12,
+    /// <summary>A local operation (queue pop, peek, release; router administration) was called on an inter-site port.</summary>
+    LocalOnly = 13,
     /// <summary>The route table's <c>permission</c> rules do not let the calling (party, service) reach the target
     /// (party, service).</summary>
-    PermissionDenied = 12,
+    PermissionDenied = 14,
 }

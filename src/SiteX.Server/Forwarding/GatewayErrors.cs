@@ -20,6 +20,7 @@ public static class GatewayErrors
         GatewayError.Unsupported => StatusCode.Unimplemented,
         GatewayError.NextHopFailed => StatusCode.Unavailable,
         GatewayError.TooLarge => StatusCode.ResourceExhausted,
+        GatewayError.IdentityMismatch or GatewayError.LocalOnly => StatusCode.PermissionDenied,
         GatewayError.PermissionDenied => StatusCode.PermissionDenied,
         _ => StatusCode.Internal,
     };
@@ -28,7 +29,8 @@ public static class GatewayErrors
     public static string ToPtpCode(GatewayError error) => error switch
     {
         GatewayError.None => PtpCodes.Success,
-        GatewayError.MissingTarget or GatewayError.BadRequest or GatewayError.Unsupported or GatewayError.TooLarge => PtpCodes.InvalidRequest,
+        GatewayError.MissingTarget or GatewayError.BadRequest or GatewayError.Unsupported or GatewayError.TooLarge
+            or GatewayError.IdentityMismatch or GatewayError.LocalOnly => PtpCodes.InvalidRequest,
         GatewayError.NoRoute => PtpCodes.RouterError,
         GatewayError.RoutingLoop => PtpCodes.CycleRouteError,
         GatewayError.NextHopUnreachable or GatewayError.NextHopFailed or GatewayError.NextHopTimeout => PtpCodes.NetError,
@@ -47,6 +49,7 @@ public static class GatewayErrors
         GatewayError.Canceled => 499,
         GatewayError.Unsupported => StatusCodes.Status501NotImplemented,
         GatewayError.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        GatewayError.IdentityMismatch or GatewayError.LocalOnly => StatusCodes.Status403Forbidden,
         GatewayError.PermissionDenied => StatusCodes.Status403Forbidden,
         _ => StatusCodes.Status500InternalServerError,
     };
@@ -65,6 +68,8 @@ public static class GatewayErrors
         GatewayError.Unsupported => "unsupported",
         GatewayError.NextHopFailed => "next_hop_failed",
         GatewayError.TooLarge => "too_large",
+        GatewayError.IdentityMismatch => "identity_mismatch",
+        GatewayError.LocalOnly => "local_only",
         GatewayError.PermissionDenied => "permission_denied",
         _ => "internal",
     };

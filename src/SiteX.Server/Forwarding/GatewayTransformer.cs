@@ -9,7 +9,8 @@ namespace SiteX.Server.Forwarding;
 /// <summary>
 /// Adjusts a forwarded request: the next hop's own authority as <c>Host</c>, the hop counter and via list (loop
 /// detection), the target headers the next gateway routes by (when this gateway routed by a binding or a Packet), the
-/// remaining deadline, and the tech-provider code a Java OSX next hop insists on. YARP already drops the hop-by-hop
+/// remaining deadline, the tech-provider code a Java OSX next hop insists on, and, for a call from a proven peer that
+/// named no source, <c>x-ptp-source-node-id</c> with its source. YARP already drops the hop-by-hop
 /// headers (<c>Connection</c>, <c>Keep-Alive</c>, <c>Transfer-Encoding</c>, <c>TE</c>, <c>Upgrade</c>,
 /// <c>Proxy-*</c>); this also drops the headers an HTTP/1.1 message names in its <c>Connection</c> header, both ways
 /// (RFC 9110 7.6.1). One shared instance: per-call data comes from the <see cref="ForwardingPlan"/> feature.
@@ -53,6 +54,12 @@ internal sealed class GatewayTransformer : HttpTransformer
             headers.TryAddWithoutValidation(PtpHeaders.TargetComponentName, plan.Call.Service);
         }
 
+        // A call from a proven peer that named no source carries its source on: the next hop sees who sent it.
+        if (plan.Call.Ingress == IngressKind.InterSite && plan.Call.SourceParty is { } source && !NamesSource(httpContext.Request.Headers))
+        {
+            headers.TryAddWithoutValidation(PtpHeaders.SourceNodeId, source);
+        }
+
         if (plan.RequireTechProviderCode && !headers.Contains(PtpHeaders.TechProviderCode))
         {
             headers.TryAddWithoutValidation(PtpHeaders.TechProviderCode, "FATE");
@@ -64,6 +71,10 @@ internal sealed class GatewayTransformer : HttpTransformer
             headers.TryAddWithoutValidation("grpc-timeout", GrpcDeadline.Format(deadline - DateTime.UtcNow));
         }
     }
+
+    private static bool NamesSource(IHeaderDictionary headers) =>
+        headers.ContainsKey(PtpHeaders.SourceNodeId) || headers.ContainsKey(PtpHeaders.FromNodeId)
+        || headers.ContainsKey(PtpHeaders.SourceInstId) || headers.ContainsKey(PtpHeaders.FateSrcPartyId);
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {

@@ -4,6 +4,7 @@ using SiteX.Protocol;
 using SiteX.Server.Configuration;
 using SiteX.Server.Queues;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Forwarding;
 
@@ -28,9 +29,11 @@ internal sealed class GrpcPlane
     private readonly PtpQueueEndpoints _queues;
     private readonly GrpcToHttpConversion _conversion;
     private readonly SiteXOptions _options;
+    private readonly InterSiteGuard _guard;
 
-    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, PassThrough passThrough, PtpQueueEndpoints queues, GrpcToHttpConversion conversion, IOptions<SiteXOptions> options)
+    public GrpcPlane(RouteTableManager routes, CallForwarder forwarder, PassThrough passThrough, PtpQueueEndpoints queues, GrpcToHttpConversion conversion, InterSiteGuard guard, IOptions<SiteXOptions> options)
     {
+        _guard = guard;
         _routes = routes;
         _forwarder = forwarder;
         _passThrough = passThrough;
@@ -136,6 +139,18 @@ internal sealed class GrpcPlane
         {
             await _forwarder.FailAsync(context, call, GatewayError.BadRequest, $"SiteX gateway {self}: {error}", ErrorStyle.GrpcStatus);
             return;
+        }
+
+        if (call.Ingress == IngressKind.InterSite)
+        {
+            foreach (var (claimed, field) in PacketHeaderReader.ClaimedSources(peek.Header!))
+            {
+                if (!_guard.IsAllowedSource(call, claimed))
+                {
+                    await _guard.RejectSourceAsync(context, call, claimed, field, ErrorStyle.GrpcStatus);
+                    return;
+                }
+            }
         }
 
         call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;

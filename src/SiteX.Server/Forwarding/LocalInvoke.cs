@@ -4,6 +4,7 @@ using SiteX.Protocol;
 using Packet = SiteX.Protocol.Eggroll.Proxy.Packet;
 using SiteX.Server.Queues;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Forwarding;
 
@@ -16,7 +17,7 @@ namespace SiteX.Server.Forwarding;
 /// encodings on both transports. Pop, peek and release are refused: they are local operations. The push is checked
 /// against the permission rules as (self party, <c>queue</c>), the Packet as (its destination party, its role).
 /// </summary>
-internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, PermissionGate permissions)
+internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterSiteGuard guard, PermissionGate permissions)
 {
     public async Task<InvokeReply> DispatchAsync(HttpContext context, GatewayCall call, RouteTable table, string? uriPath, ByteString payload)
     {
@@ -76,6 +77,17 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, Permis
             if (!RouteTableParser.IsValidId(party) || (!string.IsNullOrEmpty(role) && !RouteTableParser.IsValidId(role)))
             {
                 return Refused($"SiteX gateway {self}: the Packet's destination \"{RouteTableParser.Truncate(party)}\" role \"{RouteTableParser.Truncate(role ?? "")}\" is not a valid party id and role");
+            }
+
+            if (call.Ingress == IngressKind.InterSite)
+            {
+                foreach (var (claimed, field) in PacketHeaderReader.ClaimedSources(packet.Header))
+                {
+                    if (!guard.IsAllowedSource(call, claimed))
+                    {
+                        return InvokeReply.Failed(GatewayError.IdentityMismatch, guard.ReportMismatch(context, call, claimed, field));
+                    }
+                }
             }
 
             call.TargetParty = party;

@@ -225,6 +225,35 @@ internal static class PacketHeaderReader
         return true;
     }
 
+    /// <summary>Every source party a Packet header claims, with the field that claims it: <c>src.partyId</c> and the
+    /// <c>RollSiteHeader</c>'s <c>srcPartyId</c> (both are checked against a peer's proven party).</summary>
+    public static IEnumerable<(string Party, string Field)> ClaimedSources(Metadata header)
+    {
+        if (!string.IsNullOrEmpty(header.Src?.PartyId))
+        {
+            yield return (header.Src.PartyId, "the Packet's header.src.partyId");
+        }
+
+        if (!header.Ext.IsEmpty && TryParseRollSite(header, out var rollSite) && !string.IsNullOrEmpty(rollSite.SrcPartyId))
+        {
+            yield return (rollSite.SrcPartyId, "the Packet's RollSiteHeader srcPartyId");
+        }
+    }
+
+    private static bool TryParseRollSite(Metadata header, out RollSiteHeader rollSite)
+    {
+        try
+        {
+            rollSite = RollSiteHeader.Parser.ParseFrom(header.Ext);
+            return true;
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            rollSite = null!;
+            return false;
+        }
+    }
+
     /// <summary>The sending role of a Packet (<c>header.src.role</c>, else the <c>RollSiteHeader</c>'s <c>srcRole</c>),
     /// or null; for permission rules. A malformed <c>ext</c> has already been refused by <see cref="TryGetDestination"/>.</summary>
     public static string? SourceRole(Metadata header)
@@ -234,19 +263,6 @@ internal static class PacketHeaderReader
             return header.Src.Role;
         }
 
-        if (header.Ext.IsEmpty)
-        {
-            return null;
-        }
-
-        try
-        {
-            var role = RollSiteHeader.Parser.ParseFrom(header.Ext).SrcRole;
-            return string.IsNullOrEmpty(role) ? null : role;
-        }
-        catch (Google.Protobuf.InvalidProtocolBufferException)
-        {
-            return null;
-        }
+        return !header.Ext.IsEmpty && TryParseRollSite(header, out var rollSite) && !string.IsNullOrEmpty(rollSite.SrcRole) ? rollSite.SrcRole : null;
     }
 }

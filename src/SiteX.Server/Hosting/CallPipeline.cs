@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Forwarding;
 using SiteX.Server.Http;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Hosting;
 
@@ -11,10 +12,23 @@ namespace SiteX.Server.Hosting;
 /// Wraps every call on a data plane: sets the <see cref="IGatewayRequestFeature"/>, catches anything unexpected (the
 /// caller gets a generic error, the details stay in the local log), then records metrics and the access log line.
 /// </summary>
-internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpPlane httpPlane, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
+/// <remarks>The inter-site TLS ports serve the same planes; their calls are first admitted by
+/// <see cref="InterSiteGuard"/> (peer party proven, claimed source checked, local operations refused).</remarks>
+internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpPlane httpPlane, InterSiteGuard guard, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
 {
     /// <summary>A call on the HTTP/1.1 port (interconnection endpoints and forwarded HTTP requests).</summary>
-    public Task HandleHttpAsync(HttpContext context) => RunAsync(context, "HTTP", httpPlane.HandleAsync, async (call, ex) =>
+    public Task HandleHttpAsync(HttpContext context) => HandleHttpAsync(context, interSite: false);
+
+    /// <summary>A call on the inter-site HTTPS port: the HTTP plane, for a proven peer.</summary>
+    public Task HandleHttpsAsync(HttpContext context) => HandleHttpAsync(context, interSite: true);
+
+    /// <summary>A call on the intra-site gRPC port.</summary>
+    public Task HandleGrpcAsync(HttpContext context) => HandleGrpcAsync(context, interSite: false);
+
+    /// <summary>A call on the inter-site TLS gRPC port: the gRPC plane, for a proven peer.</summary>
+    public Task HandleGrpcTlsAsync(HttpContext context) => HandleGrpcAsync(context, interSite: true);
+
+    private Task HandleHttpAsync(HttpContext context, bool interSite) => RunAsync(context, "HTTP", interSite, httpPlane.HandleAsync, async (call, ex) =>
     {
         HttpLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
         if (!context.Response.HasStarted)
@@ -24,20 +38,24 @@ internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpPlane httpPlane, Gat
         }
     });
 
-    /// <summary>A call on the intra-site gRPC port.</summary>
-    public Task HandleGrpcAsync(HttpContext context) => RunAsync(context, "GRPC", grpcPlane.HandleAsync, (call, ex) =>
+    private Task HandleGrpcAsync(HttpContext context, bool interSite) => RunAsync(context, "GRPC", interSite, grpcPlane.HandleAsync, (call, ex) =>
     {
         ForwardingLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
         return ErrorResponder.WriteAsync(context, call, GatewayError.Internal, "SiteX gateway: internal error; the gateway's log has the details", ErrorResponder.StyleFor(context, context.Request.Path.Value ?? ""));
     });
 
-    private async Task RunAsync(HttpContext context, string protocol, Func<HttpContext, GatewayCall, Task> handle, Func<GatewayCall, Exception, Task> unexpected)
+    private async Task RunAsync(HttpContext context, string protocol, bool interSite, Func<HttpContext, GatewayCall, Task> handle, Func<GatewayCall, Exception, Task> unexpected)
     {
         var call = new GatewayCall(protocol, "MSG_REDIRECT");
         context.Features.Set<IGatewayRequestFeature>(call);
         metrics.CallStarted();
         try
         {
+            if (interSite && !await guard.AdmitAsync(context, call))
+            {
+                return;
+            }
+
             await handle(context, call);
         }
         catch (Exception ex) when (context.RequestAborted.IsCancellationRequested)

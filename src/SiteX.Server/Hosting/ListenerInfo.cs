@@ -12,7 +12,15 @@ internal sealed class ListenerInfo
 
     public ListenOptions? Http { get; set; }
 
+    public ListenOptions? GrpcTls { get; set; }
+
+    public ListenOptions? Https { get; set; }
+
     public int GrpcPort => Port(Grpc);
+
+    public int GrpcTlsPort => Port(GrpcTls);
+
+    public int HttpsPort => Port(Https);
 
     public int HttpPort => Port(Http);
 

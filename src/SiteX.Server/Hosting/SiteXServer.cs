@@ -14,6 +14,7 @@ using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Forwarding;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Server.Hosting;
 
@@ -75,13 +76,37 @@ public sealed class SiteXServer : IAsyncDisposable
                 listen.Protocols = HttpProtocols.Http2;
                 listeners.Grpc = listen;
                 CountConnections(listen, "grpc");
+                ProtocolSniffer.Use(listen, "grpc", expectTls: false);
             });
             kestrel.Listen(ParseAddress(options.Bind, nameof(options.Bind)), options.HttpPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
                 listeners.Http = listen;
                 CountConnections(listen, "http");
+                ProtocolSniffer.Use(listen, "http", expectTls: false);
             });
+            if (options.Tls.Enabled)
+            {
+                // The inter-site ports: TLS with the current certificate snapshot on every handshake (rotation needs
+                // no restart), client certificates checked against Tls:CaFile only.
+                var handshakes = kestrel.ApplicationServices.GetRequiredService<TlsHandshakes>();
+                kestrel.Listen(ParseAddress(options.Tls.Bind, "Tls:Bind"), options.Tls.GrpcTlsPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    listeners.GrpcTls = listen;
+                    CountConnections(listen, "grpc-tls");
+                    ProtocolSniffer.Use(listen, "grpc-tls", expectTls: true);
+                    listen.UseHttps(handshakes.For("grpc-tls"));
+                });
+                kestrel.Listen(ParseAddress(options.Tls.Bind, "Tls:Bind"), options.Tls.HttpsPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listeners.Https = listen;
+                    CountConnections(listen, "https");
+                    ProtocolSniffer.Use(listen, "https", expectTls: true);
+                    listen.UseHttps(handshakes.For("https"));
+                });
+            }
             kestrel.Listen(ParseAddress(options.AdminBind, nameof(options.AdminBind)), options.AdminPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
@@ -97,8 +122,17 @@ public sealed class SiteXServer : IAsyncDisposable
         });
 
         var app = builder.Build();
-        app.Services.GetRequiredService<RouteTableManager>().InitialLoad();
-        app.Services.GetRequiredService<AdminToken>().Initialize();
+        try
+        {
+            app.Services.GetRequiredService<RouteTableManager>().InitialLoad();
+            app.Services.GetRequiredService<TlsMaterialManager>().InitialLoad();
+            app.Services.GetRequiredService<AdminToken>().Initialize();
+        }
+        catch
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
 
         var pipeline = app.Services.GetRequiredService<CallPipeline>();
         var guard = app.Services.GetRequiredService<AdminGuard>();
@@ -109,6 +143,12 @@ public sealed class SiteXServer : IAsyncDisposable
             AdminEndpoints.Map(admin);
         });
         app.MapWhen(context => context.Connection.LocalPort == listeners.HttpPort, http => http.Run(pipeline.HandleHttpAsync));
+        if (options.Tls.Enabled)
+        {
+            app.MapWhen(context => context.Connection.LocalPort == listeners.GrpcTlsPort, grpcTls => grpcTls.Run(pipeline.HandleGrpcTlsAsync));
+            app.MapWhen(context => context.Connection.LocalPort == listeners.HttpsPort, https => https.Run(pipeline.HandleHttpsAsync));
+        }
+
         app.Run(pipeline.HandleGrpcAsync);
         return new SiteXServer(app, listeners);
     }
@@ -124,6 +164,12 @@ public sealed class SiteXServer : IAsyncDisposable
 
     /// <summary>The bound HTTP/1.1 interconnection port (after <see cref="StartAsync"/>).</summary>
     public int HttpPort => _listeners.HttpPort;
+
+    /// <summary>The bound inter-site TLS gRPC port (after <see cref="StartAsync"/>), or 0 when the TLS ports are closed.</summary>
+    public int GrpcTlsPort => _listeners.GrpcTlsPort;
+
+    /// <summary>The bound inter-site HTTPS port (after <see cref="StartAsync"/>), or 0 when the TLS ports are closed.</summary>
+    public int HttpsPort => _listeners.HttpsPort;
 
     /// <summary>The bound admin port (after <see cref="StartAsync"/>).</summary>
     public int AdminPort => _listeners.AdminPort;
@@ -201,7 +247,7 @@ public sealed class SiteXServer : IAsyncDisposable
 
         if (!IPAddress.TryParse(options.Bind, out _) && options.Bind != "localhost")
         {
-            errors.Add($"Bind: \"{options.Bind}\" is not an IP address; use e.g. 0.0.0.0, 127.0.0.1 or ::");
+            errors.Add($"Bind: \"{options.Bind}\" is not an IP address; use e.g. 127.0.0.1 or the site's local network address");
         }
 
         if (!IPAddress.TryParse(options.AdminBind, out _) && options.AdminBind != "localhost")
@@ -209,9 +255,71 @@ public sealed class SiteXServer : IAsyncDisposable
             errors.Add($"AdminBind: \"{options.AdminBind}\" is not an IP address; use e.g. 127.0.0.1");
         }
 
+        ValidateTlsOptions(options, errors);
+        SiteX.Server.Security.PeerKeyRing.Create(options.Tokens.Keys, out var tokenErrors);
+        errors.AddRange(tokenErrors);
+        if (options.Tokens.Window <= TimeSpan.Zero || options.Tokens.ReplayCacheCapacity < 1)
+        {
+            errors.Add("Tokens: Window must be positive and ReplayCacheCapacity at least 1");
+        }
+
         if (errors.Count > 0)
         {
             throw new OptionsValidationException(nameof(SiteXOptions), typeof(SiteXOptions), errors);
+        }
+    }
+
+    private static void ValidateTlsOptions(SiteXOptions options, List<string> errors)
+    {
+        var tls = options.Tls ?? new TlsOptions();
+        options.Tls = tls;
+        if (tls.GrpcTlsPort is < 0 or > 65535)
+        {
+            errors.Add($"Tls:GrpcTlsPort: {tls.GrpcTlsPort} is not a TCP port; use 0-65535");
+        }
+
+        if (tls.HttpsPort is < 0 or > 65535)
+        {
+            errors.Add($"Tls:HttpsPort: {tls.HttpsPort} is not a TCP port; use 0-65535");
+        }
+
+        if (tls.Enabled)
+        {
+            var ports = new[] { ("GrpcPort", options.GrpcPort), ("HttpPort", options.HttpPort), ("AdminPort", options.AdminPort), ("Tls:GrpcTlsPort", tls.GrpcTlsPort), ("Tls:HttpsPort", tls.HttpsPort) };
+            foreach (var group in ports.Where(p => p.Item2 != 0).GroupBy(p => p.Item2).Where(g => g.Count() > 1 && g.Any(p => p.Item1.StartsWith("Tls:", StringComparison.Ordinal))))
+            {
+                errors.Add($"{string.Join(" and ", group.Select(p => p.Item1))} are all {group.Key}; give each its own port");
+            }
+        }
+
+        if (!IPAddress.TryParse(tls.Bind, out _) && tls.Bind != "localhost")
+        {
+            errors.Add($"Tls:Bind: \"{tls.Bind}\" is not an IP address; use e.g. 0.0.0.0 or the address peers reach");
+        }
+
+        if (!PeerIdentitySources.All.Contains(tls.IdentitySource))
+        {
+            errors.Add($"Tls:IdentitySource: \"{tls.IdentitySource}\" is not an identity source; use {string.Join(", ", PeerIdentitySources.All)}");
+        }
+
+        if (tls.IdentitySource == PeerIdentitySources.UriSan && string.IsNullOrWhiteSpace(tls.PartyUriPrefix))
+        {
+            errors.Add("Tls:PartyUriPrefix: must not be empty with identity source uri-san (default urn:sitex:party:)");
+        }
+
+        if (!Enum.IsDefined(tls.ClientCertificate))
+        {
+            errors.Add($"Tls:ClientCertificate: {tls.ClientCertificate} is not Required or Optional");
+        }
+
+        foreach (var relay in tls.TrustedRelays.Where(r => !RouteTableParser.IsValidId(r)))
+        {
+            errors.Add($"Tls:TrustedRelays: \"{RouteTableParser.Truncate(relay)}\" is not a party id (1-128 letters, digits, '.', '_' or '-')");
+        }
+
+        if (tls.ReloadDelay < TimeSpan.Zero)
+        {
+            errors.Add("Tls:ReloadDelay: must not be negative");
         }
     }
 

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using SiteX.Server.Queues;
 using SiteX.Server.Queues.Storage;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -24,6 +25,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<RouteTableManager>();
         services.TryAddSingleton<GatewayIdentity>();
+        services.TryAddSingleton<SiteX.Server.Security.RequestTokens>();
         services.TryAddSingleton<NextHopClientPool>();
         services.TryAddSingleton<PermissionGate>();
         services.TryAddSingleton<SiteX.Server.Admin.AdminToken>();
@@ -35,6 +37,10 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<LocalInvoke>();
         services.TryAddSingleton<GrpcToHttpConversion>();
         services.TryAddSingleton<PassThrough>();
+        services.TryAddSingleton<TlsMaterialManager>();
+        services.TryAddSingleton<TlsHandshakes>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPeerAuthenticator, CertificatePeerAuthenticator>());
+        services.TryAddSingleton<InterSiteGuard>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();
         services.TryAddSingleton<IQueueStore>(sp => new SegmentedLogStore(

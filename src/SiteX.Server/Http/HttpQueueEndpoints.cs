@@ -39,7 +39,7 @@ internal sealed class HttpQueueEndpoints(QueueCalls calls, ChanRequests requests
         call.Uri = path;
         call.TraceId = Header(headers, PtpHeaders.TraceId);
         call.SessionId = Header(headers, PtpHeaders.SessionId);
-        call.SourceParty = Header(headers, PtpHeaders.SourceNodeId) ?? Header(headers, PtpHeaders.FromNodeId) ?? Header(headers, PtpHeaders.SourceInstId);
+        call.SourceParty = Header(headers, PtpHeaders.SourceNodeId) ?? Header(headers, PtpHeaders.FromNodeId) ?? Header(headers, PtpHeaders.SourceInstId) ?? call.SourceParty;
         call.SourceService = CallHeaders.SourceService(headers);
         if (path is not (PushPath or PopPath or PeekPath or ReleasePath or InvokePath))
         {

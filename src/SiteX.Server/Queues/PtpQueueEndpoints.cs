@@ -80,6 +80,7 @@ internal sealed class PtpQueueEndpoints
         }
 
         call.StatusCode = reply.Code;
+        call.Error = reply.Error;
         call.ErrorMessage = reply.Code == PtpCodes.Success ? null : reply.Message;
         await ErrorResponder.WriteGrpcMessageAsync(context, new Outbound { Code = reply.Code, Message = reply.Message, Payload = reply.Payload });
     }

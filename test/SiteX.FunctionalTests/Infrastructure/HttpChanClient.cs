@@ -15,9 +15,9 @@ internal sealed record ChanReply(HttpStatusCode Status, string? Code, string? Me
 /// A FATE-style queue client of the HTTP/1.1 interconnection port: JSON bodies with standard base64 payloads,
 /// <c>x-ptp-*</c> headers, payloads that are serialized <c>osx.Message</c>s as FATE's MQChannel produces them.
 /// </summary>
-internal sealed class HttpChanClient(HttpClient http, int port, string session, string myParty)
+internal sealed class HttpChanClient(HttpClient http, int port, string session, string myParty, string scheme = "http")
 {
-    public Uri Url(string operation) => new($"http://127.0.0.1:{port}/v1/interconn/chan/{operation}");
+    public Uri Url(string operation) => new($"{scheme}://127.0.0.1:{port}/v1/interconn/chan/{operation}");
 
     public Task<ChanReply> ProduceAsync(string peerParty, string topic, string name, string tag, byte[] body)
     {

@@ -31,6 +31,10 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public int HttpPort => Server.HttpPort;
 
+    public int GrpcTlsPort => Server.GrpcTlsPort;
+
+    public int HttpsPort => Server.HttpsPort;
+
     public RouteTableManager Routes => Server.Routes;
 
     public string RouteTableFile => Server.Options.RouteTable!;

@@ -1,0 +1,17 @@
+using SiteX.Server.Security;
+
+namespace SiteX.Server.Configuration;
+
+/// <summary>Signed request tokens between gateways that cannot use mTLS (<c>Tokens</c> section; see
+/// <c>docs/adr/0007-signed-request-tokens.md</c>).</summary>
+public sealed class TokenOptions
+{
+    /// <summary>Keys shared with peers: each signs requests to that peer and verifies requests from it.</summary>
+    public List<PeerKeyConfig> Keys { get; set; } = [];
+
+    /// <summary>How far a token's time may be from this gateway's clock, either way; also how long a nonce is kept.</summary>
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Most nonces remembered at once; beyond it new tokens are refused (fail closed) until old ones expire.</summary>
+    public int ReplayCacheCapacity { get; set; } = 1_000_000;
+}

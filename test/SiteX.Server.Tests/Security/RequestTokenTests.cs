@@ -1,0 +1,218 @@
+using Microsoft.Extensions.Time.Testing;
+using SiteX.Server.Security;
+
+namespace SiteX.Server.Tests.Security;
+
+public sealed class RequestTokenTests
+{
+    private static readonly TimeSpan s_window = TimeSpan.FromMinutes(5);
+    private static readonly string s_secretA = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+    private static readonly string s_secretB = Convert.ToBase64String(Enumerable.Range(100, 32).Select(i => (byte)i).ToArray());
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));
+
+    private static readonly SignedRequest s_request = new("POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", "9999", "10000", RequestToken.BodyDigest("hello"u8));
+
+    private static PeerKeyRing Ring(params PeerKeyConfig[] keys)
+    {
+        var ring = PeerKeyRing.Create(keys, out var errors);
+        Assert.Empty(errors);
+        return ring;
+    }
+
+    private TokenCheck Verify(string? token, PeerKeyRing ring, NonceCache nonces, SignedRequest? request = null) =>
+        RequestToken.Verify(token, request ?? s_request, ring, nonces, _time.GetUtcNow(), s_window, out _);
+
+    [Fact]
+    public void AValidToken_ProvesItsParty_Once()
+    {
+        var ring = Ring(new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA });
+        var nonces = new NonceCache(_time);
+        var token = RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow());
+
+        Assert.Equal(TokenCheck.Ok, RequestToken.Verify(token, s_request with { From = "ignored" }, ring, nonces, _time.GetUtcNow(), s_window, out var party));
+        Assert.Equal("9999", party);
+        Assert.Equal(TokenCheck.Replayed, Verify(token, ring, nonces));
+    }
+
+    [Theory]
+    [InlineData("method")]
+    [InlineData("path")]
+    [InlineData("to")]
+    [InlineData("body")]
+    public void AnyChangeToTheSignedRequest_BreaksTheSignature(string part)
+    {
+        var ring = Ring(new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA });
+        var token = RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow());
+        var changed = part switch
+        {
+            "method" => s_request with { Method = "GET" },
+            "path" => s_request with { Path = "/v1/queues/release" },
+            "to" => s_request with { To = "10001" },
+            _ => s_request with { BodyDigest = RequestToken.BodyDigest("hellO"u8) },
+        };
+
+        Assert.Equal(TokenCheck.BadSignature, Verify(token, ring, new NonceCache(_time), changed));
+    }
+
+    [Fact]
+    public void AForgedToken_ForAnotherPartyWithItsOwnKey_IsRefused()
+    {
+        // 8888 shares a key with this gateway too, but cannot sign as 9999.
+        var ring = Ring(new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA }, new PeerKeyConfig { Peer = "8888", Id = "k1", Secret = s_secretB });
+        var token = RequestToken.Create(ring.ForSigning("8888", _time.GetUtcNow())!, s_request with { From = "8888" }, _time.GetUtcNow());
+        var forged = token.Replace("sitex1:8888:", "sitex1:9999:", StringComparison.Ordinal);
+
+        Assert.Equal(TokenCheck.BadSignature, Verify(forged, ring, new NonceCache(_time)));
+    }
+
+    [Theory]
+    [InlineData(-301)]
+    [InlineData(301)]
+    public void ATokenOutsideTheWindow_IsRefused(int skewSeconds)
+    {
+        var ring = Ring(new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA });
+        var token = RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow().AddSeconds(skewSeconds));
+
+        Assert.Equal(TokenCheck.OutsideWindow, Verify(token, ring, new NonceCache(_time)));
+    }
+
+    [Fact]
+    public void AnExpiredToken_IsRefused_EvenIfNeverUsed()
+    {
+        var ring = Ring(new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA });
+        var token = RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow());
+        _time.Advance(s_window + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(TokenCheck.OutsideWindow, Verify(token, ring, new NonceCache(_time)));
+    }
+
+    [Theory]
+    [InlineData(null, TokenCheck.Missing)]
+    [InlineData("", TokenCheck.Missing)]
+    [InlineData("1234", TokenCheck.Malformed)]
+    [InlineData("sitex1:9999:k1:notanumber:abc:def", TokenCheck.Malformed)]
+    [InlineData("sitex2:9999:k1:1:abc:def", TokenCheck.Malformed)]
+    [InlineData("sitex1:7777:k1:1:abc:def", TokenCheck.UnknownPeer)]
+    [InlineData("sitex1:9999:k9:1:abc:def", TokenCheck.UnknownKey)]
+    public void MalformedOrUnknownTokens_AreRefusedWithTheirReason(string? token, TokenCheck expected)
+    {
+        var ring = Ring(new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA });
+
+        Assert.Equal(expected, Verify(token, ring, new NonceCache(_time)));
+        Assert.DoesNotContain(s_secretA, RequestToken.Describe(expected), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rotation_SignsWithTheNewestValidKey_AndAcceptsTheOldOneUntilItExpires()
+    {
+        var now = _time.GetUtcNow();
+        var ring = Ring(
+            new PeerKeyConfig { Peer = "9999", Id = "old", Secret = s_secretA, NotAfter = now.AddHours(2) },
+            new PeerKeyConfig { Peer = "9999", Id = "new", Secret = s_secretB, NotBefore = now.AddHours(1) });
+        var nonces = new NonceCache(_time);
+
+        Assert.Equal("old", ring.ForSigning("9999", now)!.Id);
+        var oldToken = RequestToken.Create(ring.ForSigning("9999", now)!, s_request, now);
+
+        _time.Advance(TimeSpan.FromHours(1.5)); // both valid: the overlap
+        Assert.Equal("new", ring.ForSigning("9999", _time.GetUtcNow())!.Id);
+        var fromOld = RequestToken.Create(ring.Find("9999", "old")!, s_request, _time.GetUtcNow());
+        var fromNew = RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow());
+        Assert.Equal(TokenCheck.Ok, Verify(fromOld, ring, nonces));
+        Assert.Equal(TokenCheck.Ok, Verify(fromNew, ring, nonces));
+        Assert.Equal(TokenCheck.OutsideWindow, Verify(oldToken, ring, nonces));
+
+        _time.Advance(TimeSpan.FromHours(1)); // the old key expired
+        var late = RequestToken.Create(ring.Find("9999", "old")!, s_request, _time.GetUtcNow());
+        Assert.Equal(TokenCheck.KeyNotValid, Verify(late, ring, nonces));
+        Assert.Equal("new", ring.ForSigning("9999", _time.GetUtcNow())!.Id);
+    }
+
+    [Fact]
+    public void AFullReplayCache_FailsClosed_AndFreesPlacesAsTokensExpire()
+    {
+        var ring = Ring(new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA });
+        var nonces = new NonceCache(_time, capacity: 3);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(TokenCheck.Ok, Verify(RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow()), ring, nonces));
+        }
+
+        Assert.Equal(TokenCheck.ReplayCacheFull, Verify(RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow()), ring, nonces));
+
+        _time.Advance(s_window + TimeSpan.FromSeconds(1));
+        Assert.Equal(TokenCheck.Ok, Verify(RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow()), ring, nonces));
+        Assert.Equal(1, nonces.Count);
+    }
+
+    [Fact]
+    public void KeyConfiguration_ReportsEveryProblem_WithoutShowingSecrets()
+    {
+        PeerKeyRing.Create(
+            [
+                new PeerKeyConfig { Peer = "../x", Id = "k1", Secret = s_secretA },
+                new PeerKeyConfig { Peer = "9999", Id = "k:1", Secret = s_secretA },
+                new PeerKeyConfig { Peer = "9999", Id = "short", Secret = Convert.ToBase64String(new byte[16]) },
+                new PeerKeyConfig { Peer = "9999", Id = "b64", Secret = "not base64!" },
+                new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretA },
+                new PeerKeyConfig { Peer = "9999", Id = "k1", Secret = s_secretB },
+                new PeerKeyConfig { Peer = "9999", Id = "k2", Secret = s_secretA, NotBefore = _time.GetUtcNow(), NotAfter = _time.GetUtcNow() },
+            ],
+            out var errors);
+
+        Assert.Equal(6, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("Tokens:Keys[0].Peer", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Tokens:Keys[1].Id", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Tokens:Keys[2].Secret", StringComparison.Ordinal) && e.Contains("at least 32", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Tokens:Keys[3].Secret", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Tokens:Keys[5].Id", StringComparison.Ordinal) && e.Contains("already", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Tokens:Keys[6]", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, e => e.Contains(s_secretA, StringComparison.Ordinal) || e.Contains(s_secretB, StringComparison.Ordinal));
+    }
+}
+
+public sealed class RequestTokensServiceTests
+{
+    private static readonly string s_secret = Convert.ToBase64String(Enumerable.Range(7, 32).Select(i => (byte)i).ToArray());
+
+    private static RequestTokens Create(string peer, FakeTimeProvider time) =>
+        new(Microsoft.Extensions.Options.Options.Create(new SiteX.Server.Configuration.SiteXOptions
+        {
+            Tokens = { Keys = [new PeerKeyConfig { Peer = peer, Id = "k1", Secret = s_secret }] },
+        }), time);
+
+    [Fact]
+    public void TwoGateways_SharingAKey_SignAndVerifyEachOthersRequests_BoundToTheTarget()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var atA = Create("10000", time); // site 9999's gateway, sharing the key with 10000
+        var atB = Create("9999", time);  // site 10000's gateway, sharing the key with 9999
+        var digest = RequestToken.BodyDigest("payload"u8);
+
+        var token = atA.Sign("10000", "9999", "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest);
+
+        Assert.NotNull(token);
+        Assert.True(atA.Enabled && atA.SharesKeyWith("10000") && !atA.SharesKeyWith("8888"));
+        Assert.Null(atA.Sign("8888", "9999", "8888", "POST", "/x", digest));
+        Assert.Equal(TokenCheck.BadSignature, atB.Verify(token, "10001", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _));
+        Assert.Equal(TokenCheck.Ok, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out var party));
+        Assert.Equal("9999", party);
+        Assert.Equal(TokenCheck.Replayed, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _));
+    }
+
+    [Fact]
+    public void ABadKey_StopsTheGatewayFromStarting_NamingTheSetting()
+    {
+        var options = new SiteX.Server.Configuration.SiteXOptions
+        {
+            GrpcPort = 0,
+            HttpPort = 0,
+            AdminPort = 0,
+            Tokens = { Keys = [new PeerKeyConfig { Peer = "10000", Id = "k1", Secret = Convert.ToBase64String(new byte[8]) }] },
+        };
+
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => SiteX.Server.Hosting.SiteXServer.Create(options, _ => { }));
+        Assert.Contains("Tokens:Keys[0].Secret", error.Message, StringComparison.Ordinal);
+    }
+}
