@@ -1,5 +1,8 @@
+using System.Collections.Frozen;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SiteX.Server.Configuration;
 using SiteX.Protocol;
 using SiteX.Server.Diagnostics;
 using SiteX.Server.Routing;
@@ -15,7 +18,8 @@ namespace SiteX.Server.Forwarding;
 /// <para>Who is calling (the "from" party), in order:</para>
 /// <list type="number">
 /// <item>the party proven by the connection (<see cref="GatewayCall.PeerParty"/>: a client certificate or a signed
-/// token on an inter-site port);</item>
+/// token on an inter-site port); when that party is a trusted relay (<c>Tls:TrustedRelays</c>, an exchange), the source
+/// party the call names, which the relay vouches for;</item>
 /// <item>nobody known, when the call came over an inter-site port and nothing proved it (only <c>*</c> rules match);</item>
 /// <item>on the intra-site ports, what the call claims: <c>x-ptp-source-node-id</c> (<c>x-ptp-from-node-id</c>,
 /// <c>x-ptp-source-inst-id</c>, <c>src-party-id</c>) or a Packet's <c>src.partyId</c>; a claim that is not a valid
@@ -28,8 +32,10 @@ namespace SiteX.Server.Forwarding;
 /// <c>src.role</c>; when there is none the caller's service is unknown and only <c>*</c> matches it. The "to" side
 /// is the call's target party and service; queue pushes have the service <see cref="QueueService"/>.</para>
 /// </remarks>
-internal sealed class PermissionGate(ILogger<PermissionGate> logger)
+internal sealed class PermissionGate(ILogger<PermissionGate> logger, IOptions<SiteXOptions> options)
 {
+    private readonly FrozenSet<string> _trustedRelays = options.Value.Tls.TrustedRelays.ToFrozenSet(StringComparer.Ordinal);
+
     /// <summary>The service a queue push is checked as: (target party, <c>queue</c>).</summary>
     public const string QueueService = "queue";
 
@@ -47,8 +53,17 @@ internal sealed class PermissionGate(ILogger<PermissionGate> logger)
         string fromKind;
         if (call.PeerParty is { } proven)
         {
-            fromParty = proven;
-            fromKind = "proven";
+            if (_trustedRelays.Contains(proven) && call.SourceParty is { } vouched && vouched != proven && RouteTableParser.IsValidId(vouched))
+            {
+                // A trusted relay (an exchange) vouches for the party the call came from (Tls:TrustedRelays).
+                fromParty = vouched;
+                fromKind = "named by a trusted relay";
+            }
+            else
+            {
+                fromParty = proven;
+                fromKind = "proven";
+            }
         }
         else if (call.Ingress == IngressKind.InterSite)
         {

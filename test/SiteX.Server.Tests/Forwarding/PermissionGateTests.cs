@@ -8,7 +8,8 @@ namespace SiteX.Server.Tests.Forwarding;
 /// <summary>Who the gate takes the caller to be: proven party, unproven peer, claimed source, first gateway, this site.</summary>
 public sealed class PermissionGateTests
 {
-    private static readonly PermissionGate s_gate = new(NullLogger<PermissionGate>.Instance);
+    private static readonly PermissionGate s_gate = new(NullLogger<PermissionGate>.Instance,
+        Microsoft.Extensions.Options.Options.Create(new SiteX.Server.Configuration.SiteXOptions { Tls = { TrustedRelays = ["exchange"] } }));
 
     /// <summary>Self party 10000; only callers from 9999 may reach anything, and an unknown caller reaches (10000, open).</summary>
     private static RouteTable Table()
@@ -61,6 +62,16 @@ public sealed class PermissionGateTests
     {
         Assert.False(Check(Call(source: "9999", peer: "8888", ingress: IngressKind.InterSite), "x").Allowed);
         Assert.True(Check(Call(source: "8888", peer: "9999", ingress: IngressKind.InterSite), "x").Allowed);
+    }
+
+    [Fact]
+    public void TryAuthorize_TrustedRelay_IsJudgedAsThePartyItVouchesFor_OtherPeersAsThemselves()
+    {
+        Assert.True(Check(Call(source: "9999", peer: "exchange", ingress: IngressKind.InterSite), "x").Allowed);
+        Assert.False(Check(Call(source: "8888", peer: "exchange", ingress: IngressKind.InterSite), "x").Allowed);
+        var relayItself = Check(Call(source: "exchange", peer: "exchange", ingress: IngressKind.InterSite), "x");
+        Assert.Contains("party exchange may not reach", relayItself.Message, StringComparison.Ordinal);
+        Assert.False(Check(Call(source: "9999", peer: "8888", ingress: IngressKind.InterSite), "x").Allowed);
     }
 
     [Fact]
