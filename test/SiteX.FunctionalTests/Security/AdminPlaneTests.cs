@@ -211,6 +211,50 @@ public sealed class AdminPlaneTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AdminPaths_OnTheInterSiteTlsPorts_AreNeverTheAdminApi()
+    {
+        // Arrange: a peer with a valid client certificate, holding the admin token too.
+        await using var cluster = new TestCluster(output);
+        var site = await TlsSite.StartAsync(cluster);
+        var producer = new FateMqClient(site.B.GrpcPort, Session, TlsSite.PartyB, "host");
+        Assert.Equal(PtpCodes.Success, (await producer.ProduceAsync(TlsSite.PartyB, Topic, "m", "0", [1]).DefaultTimeout()).Code);
+        using var peer = site.PeerA9999();
+
+        foreach (var (port, version) in new[] { (site.B.GrpcTlsPort, HttpVersion.Version20), (site.B.HttpsPort, HttpVersion.Version11), (site.B.HttpsPort, HttpVersion.Version20) })
+        {
+            foreach (var (method, path) in AdminPaths.Select(row => ((string)row[0], (string)row[1])))
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(method), new Uri($"https://127.0.0.1:{port}{path}"))
+                {
+                    Version = version,
+                    VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                    Headers = { Authorization = new AuthenticationHeaderValue("Bearer", site.B.AdminToken) },
+                };
+                if (method == "POST")
+                {
+                    request.Content = JsonContent.Create(new { session = Session });
+                }
+
+                // Act
+                using var response = await peer.Http.SendAsync(request).DefaultTimeout();
+                var body = await response.Content.ReadAsStringAsync();
+                output.WriteLine($"{method} {path} on TLS port {port} (HTTP/{version}): {(int)response.StatusCode} {body}");
+
+                // Assert: refused by the data plane (no target, or a local operation), never answered by the admin API.
+                var error = response.Headers.GetValues("x-sitex-error").Single();
+                Assert.True(error is "missing_target" or "local_only", error);
+                Assert.Equal(path.StartsWith("/v1/inner/", StringComparison.Ordinal) ? "local_only" : "missing_target", error);
+                Assert.DoesNotContain("\"sessions\"", body, StringComparison.Ordinal);
+                Assert.DoesNotContain("\"released\"", body, StringComparison.Ordinal);
+                Assert.DoesNotContain("sitex_requests", body, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Equal(1, Depth(site.B));
+        Assert.DoesNotContain(site.B.Logs.Entries, e => e.EventId.Id == AdminChangeEventId);
+    }
+
+    [Fact]
     public async Task AdminPort_RoutedAsAServiceOfTheSelfParty_RefusesEveryRequestForwardedToIt()
     {
         // Arrange: a (mis)configured route that names the admin port as service "admin" of the self party.
