@@ -8,6 +8,8 @@ public static class PtpCodes
 {
     public const string Success = "E0000000000";
     public const string InvalidRequest = "E0000000400";
+    /// <summary>The interconnection standard's "request resource not authorized" (<c>E0000000403</c>).</summary>
+    public const string Unauthorized = "E0000000403";
     public const string SystemError = "E0000000500";
     public const string Timeout = "E0000000601";
     public const string NetError = "E0000000607";

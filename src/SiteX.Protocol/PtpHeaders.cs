@@ -29,6 +29,8 @@ public static class PtpHeaders
     public const string FateDestPartyId = "dest-party-id";
     /// <summary>FATE-Flow's gRPC metadata: the source party.</summary>
     public const string FateSrcPartyId = "src-party-id";
+    /// <summary>FATE-Flow's gRPC metadata: the source role (e.g. <c>guest</c>).</summary>
+    public const string FateSrcRole = "src-role";
     /// <summary>FATE-Flow's gRPC metadata: the destination service.</summary>
     public const string FateService = "service";
 }

@@ -323,6 +323,7 @@ public sealed partial class QueueCrashTests(ITestOutputHelper output) : ProcessT
     private static async Task<int> DepthAsync(RestartableGateway gateway)
     {
         using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", gateway.AdminToken);
         var queues = await http.GetFromJsonAsync<System.Text.Json.JsonElement>($"http://127.0.0.1:{gateway.AdminPort.ToString(CultureInfo.InvariantCulture)}/v1/queues");
         return queues.GetProperty("sessions").EnumerateArray().Sum(s => s.GetProperty("depth").GetInt32());
     }

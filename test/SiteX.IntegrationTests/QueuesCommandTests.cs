@@ -24,7 +24,7 @@ public sealed class QueuesCommandTests(ITestOutputHelper output) : ProcessTestBa
         var gateway = await StartGatewayWithMessagesAsync(3);
 
         // Act
-        var list = StartSitex("list", ["queues", "list", "--admin", Admin(gateway)]);
+        var list = StartSitex("list", ["queues", "list", "--admin", Admin(gateway), "--data-dir", gateway.DataDir]);
         var exitCode = await list.WaitForExitAsync();
 
         // Assert
@@ -47,7 +47,7 @@ public sealed class QueuesCommandTests(ITestOutputHelper output) : ProcessTestBa
         var gateway = await StartGatewayWithMessagesAsync(2);
 
         // Act
-        var list = StartSitex("list", ["queues", "list", "--json", "--admin", Admin(gateway)]);
+        var list = StartSitex("list", ["queues", "list", "--json", "--admin", Admin(gateway), "--data-dir", gateway.DataDir]);
         var exitCode = await list.WaitForExitAsync();
 
         // Assert
@@ -68,9 +68,9 @@ public sealed class QueuesCommandTests(ITestOutputHelper output) : ProcessTestBa
         var gateway = await StartGatewayWithMessagesAsync(4);
 
         // Act
-        var release = StartSitex("release", ["queues", "release", Session, "--topic", Topic, "--admin", Admin(gateway)]);
+        var release = StartSitex("release", ["queues", "release", Session, "--topic", Topic, "--admin", Admin(gateway), "--data-dir", gateway.DataDir]);
         var releaseExit = await release.WaitForExitAsync();
-        var list = StartSitex("list", ["queues", "list", "--admin", Admin(gateway)]);
+        var list = StartSitex("list", ["queues", "list", "--admin", Admin(gateway), "--data-dir", gateway.DataDir]);
         var listExit = await list.WaitForExitAsync();
 
         // Assert
@@ -93,7 +93,7 @@ public sealed class QueuesCommandTests(ITestOutputHelper output) : ProcessTestBa
         using var handler = new SocketsHttpHandler();
 
         // Act
-        var exitCode = await SiteXCommandLine.InvokeAsync(["queues", "release", Session, "--admin", Admin(gateway)], stdout, stderr, handler);
+        var exitCode = await SiteXCommandLine.InvokeAsync(["queues", "release", Session, "--admin", Admin(gateway), "--data-dir", gateway.DataDir], stdout, stderr, handler);
 
         // Assert
         Assert.True(exitCode == 0, stderr.ToString());
@@ -128,6 +128,61 @@ public sealed class QueuesCommandTests(ITestOutputHelper output) : ProcessTestBa
     }
 
     [Fact]
+    public async Task QueuesList_NoTokenFound_ExitsOneNamingWhereItLooked()
+    {
+        // Arrange: a running gateway, and a data directory that holds no admin.token.
+        var gateway = await StartGatewayWithMessagesAsync(1);
+        var elsewhere = Temp.Combine("elsewhere");
+        Directory.CreateDirectory(elsewhere);
+
+        // Act
+        var list = StartSitex("list", ["queues", "list", "--admin", Admin(gateway), "--data-dir", elsewhere]);
+        var exitCode = await list.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, list.Describe());
+        Assert.Contains("refused the request (401)", list.StandardError, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(elsewhere, "admin.token"), list.StandardError, StringComparison.Ordinal);
+        Assert.Equal("", list.StandardOutput);
+    }
+
+    [Fact]
+    public async Task QueuesRelease_WrongToken_ExitsOneAndReleasesNothing()
+    {
+        // Arrange
+        var gateway = await StartGatewayWithMessagesAsync(2);
+
+        // Act
+        var release = StartSitex("release", ["queues", "release", Session, "--admin", Admin(gateway), "--admin-token", "not-the-gateways-token-at-all"]);
+        var exitCode = await release.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 1, release.Describe());
+        Assert.Contains("refused the request (401)", release.StandardError, StringComparison.Ordinal);
+        Assert.Contains("--admin-token", release.StandardError, StringComparison.Ordinal);
+        using var queue = new PtpQueueClient(gateway.GrpcPort, Session);
+        var pop = await queue.PopAsync(Topic, 100, TimeSpan.FromSeconds(10));
+        Assert.Equal(PtpCodes.Success, pop.Code);
+    }
+
+    [Fact]
+    public async Task Queues_TokenInEnvironment_ServesGatewayAndCli_AndNoTokenFileIsWritten()
+    {
+        // Arrange: one variable configures the gateway's token and the CLI's.
+        var environment = new Dictionary<string, string> { ["SITEX_ADMIN_TOKEN"] = "an-operator-chosen-token-0123456789" };
+        var gateway = await StartGatewayWithMessagesAsync(1, environment);
+
+        // Act
+        var list = StartSitex("list", ["queues", "list", "--json", "--admin", Admin(gateway)], environment);
+        var exitCode = await list.WaitForExitAsync();
+
+        // Assert
+        Assert.True(exitCode == 0, list.Describe());
+        Assert.Contains(Session, list.StandardOutput, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(gateway.DataDir, "admin.token")));
+    }
+
+    [Fact]
     public async Task Queues_AdminNotAUrl_ExitsTwo()
     {
         // Act
@@ -139,9 +194,9 @@ public sealed class QueuesCommandTests(ITestOutputHelper output) : ProcessTestBa
         Assert.Contains("--admin \"localhost:9380\" is not an http(s) URL", process.StandardError, StringComparison.Ordinal);
     }
 
-    private async Task<RestartableGateway> StartGatewayWithMessagesAsync(int count)
+    private async Task<RestartableGateway> StartGatewayWithMessagesAsync(int count, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var gateway = new RestartableGateway((name, args) => StartSitex(name, args), Temp.Combine("data"), Party);
+        var gateway = new RestartableGateway((name, args) => StartSitex(name, args, environment), Temp.Combine("data"), Party);
         await gateway.StartAsync();
         using var queue = new PtpQueueClient(gateway.GrpcPort, Session);
         for (var i = 0; i < count; i++)

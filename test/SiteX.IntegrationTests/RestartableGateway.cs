@@ -16,6 +16,12 @@ internal sealed class RestartableGateway(Func<string, IReadOnlyList<string>, Sit
 
     public int AdminPort { get; private set; }
 
+    /// <summary>The gateway's data directory (its queues, and the <c>admin.token</c> it writes at every start).</summary>
+    public string DataDir => dataDir;
+
+    /// <summary>The admin API token the current process generated (read from <c>&lt;DataDir&gt;/admin.token</c>).</summary>
+    public string AdminToken => File.ReadAllText(Path.Combine(dataDir, "admin.token")).Trim();
+
     public SiteXProcess Current { get; private set; } = null!;
 
     /// <summary>Every process started, in order (the first is the initial start).</summary>

@@ -30,7 +30,7 @@ public sealed class RoutesValidateTests(ITestOutputHelper output) : ProcessTestB
         Assert.Contains("valid OSX route_table.json", stdout, StringComparison.Ordinal);
         Assert.Contains("2 parties, 3 routes", stdout, StringComparison.Ordinal);
         Assert.Contains("10000/default -> 192.168.0.3:9370", stdout, StringComparison.Ordinal);
-        Assert.Contains("kept as is (not used by routing): \"permission\"", stdout, StringComparison.Ordinal);
+        Assert.Contains("permissions: 0 rule(s), calls no rule matches are allowed (permission.default_allow)", stdout, StringComparison.Ordinal);
         Assert.Equal("", process.StandardError);
     }
 

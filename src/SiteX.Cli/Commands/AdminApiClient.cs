@@ -10,7 +10,7 @@ internal sealed class AdminApiException(string message) : Exception(message);
 /// The few admin API calls the CLI makes (docs/admin-api.md). The <see cref="HttpMessageHandler"/> is injected so
 /// tests can point it at a real gateway or a fake; the CLI uses a plain <see cref="SocketsHttpHandler"/>.
 /// </summary>
-internal sealed class AdminApiClient(Uri baseAddress, HttpMessageHandler handler) : IDisposable
+internal sealed class AdminApiClient(Uri baseAddress, HttpMessageHandler handler, AdminCredentials credentials) : IDisposable
 {
     public static readonly Uri DefaultAddress = new("http://127.0.0.1:9380");
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
@@ -50,6 +50,11 @@ internal sealed class AdminApiClient(Uri baseAddress, HttpMessageHandler handler
     {
         using (request)
         {
+            if (credentials.Token is { } token)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            }
+
             HttpResponseMessage response;
             string body;
             try
@@ -68,6 +73,11 @@ internal sealed class AdminApiClient(Uri baseAddress, HttpMessageHandler handler
 
             using (response)
             {
+                if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)
+                {
+                    throw new AdminApiException($"the admin API at {BaseAddress} refused the request (401): {ErrorText(body)}; {credentials.Describe()}");
+                }
+
                 if (!response.IsSuccessStatusCode)
                 {
                     throw new AdminApiException($"the admin API at {BaseAddress} answered {(int)response.StatusCode} {response.ReasonPhrase}: {ErrorText(body)}");

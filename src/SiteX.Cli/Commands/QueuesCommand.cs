@@ -7,7 +7,10 @@ namespace SiteX.Cli.Commands;
 /// <c>sitex queues list</c> and <c>sitex queues release SESSION [--topic TOPIC]</c>: the PTP queues of a running
 /// gateway, through its admin API (docs/admin-api.md).
 /// </summary>
-/// <remarks>Exit codes: 0 done, 1 the admin API could not be reached or refused, 2 a bad <c>--admin</c>.</remarks>
+/// <remarks>Exit codes: 0 done, 1 the admin API could not be reached or refused, 2 a bad <c>--admin</c>. The admin
+/// token comes from <c>--admin-token</c>, else <c>SITEX_ADMIN_TOKEN</c> (or <c>SITEX_ADMIN__TOKEN</c>, the gateway's own
+/// setting), else the file <c>admin.token</c> the gateway wrote in its data directory (<c>--data-dir</c>, default
+/// <c>./data</c>).</remarks>
 internal static class QueuesCommand
 {
     /// <param name="handler">Sends the admin API requests; null for a new <see cref="SocketsHttpHandler"/> per command.</param>
@@ -21,22 +24,36 @@ internal static class QueuesCommand
             DefaultValueFactory = _ => AdminApiClient.DefaultAddress.OriginalString,
             Recursive = true,
         };
+        var token = new Option<string?>("--admin-token")
+        {
+            Description = "The admin API's bearer token; default: $SITEX_ADMIN_TOKEN, else the token the gateway wrote to <data-dir>/admin.token",
+            HelpName = "token",
+            Recursive = true,
+        };
+        var dataDir = new Option<string>("--data-dir")
+        {
+            Description = "The gateway's data directory (its --data-dir), where it writes admin.token",
+            HelpName = "dir",
+            DefaultValueFactory = _ => "./data",
+            Recursive = true,
+        };
+        AdminCredentials Credentials(ParseResult parse) => AdminCredentials.Resolve(parse.GetValue(token), parse.GetValue(dataDir)!, Environment.GetEnvironmentVariable);
         var json = new Option<bool>("--json") { Description = "Print the admin API's JSON as it is" };
         var list = new Command("list", "Show every session and topic: messages waiting, bytes, messages being delivered, waiting pops, age of the oldest message.") { json };
-        list.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(admin), output, error, handler, client => ListAsync(client, parse.GetValue(json), output, time ?? TimeProvider.System, cancellationToken)));
+        list.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(admin), Credentials(parse), output, error, handler, client => ListAsync(client, parse.GetValue(json), output, time ?? TimeProvider.System, cancellationToken)));
 
         var session = new Argument<string>("session") { Description = "The session id (x-ptp-session-id)" };
         var topic = new Option<string?>("--topic") { Description = "Release only this topic; without it the whole session", HelpName = "topic" };
         var release = new Command("release", "Drop a session's (or one topic's) unconsumed messages; every pop waiting on them is answered with code 138.") { session, topic };
-        release.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(admin), output, error, handler, client => ReleaseAsync(client, parse.GetValue(session)!, parse.GetValue(topic), output, cancellationToken)));
+        release.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(admin), Credentials(parse), output, error, handler, client => ReleaseAsync(client, parse.GetValue(session)!, parse.GetValue(topic), output, cancellationToken)));
 
-        var queues = new Command("queues", "Inspect and release the PTP queues of a running gateway (via its admin API).") { admin };
+        var queues = new Command("queues", "Inspect and release the PTP queues of a running gateway (via its admin API).") { admin, token, dataDir };
         queues.Subcommands.Add(list);
         queues.Subcommands.Add(release);
         return queues;
     }
 
-    private static async Task<int> RunAsync(string? address, TextWriter output, TextWriter error, HttpMessageHandler? handler, Func<AdminApiClient, Task> action)
+    private static async Task<int> RunAsync(string? address, AdminCredentials credentials, TextWriter output, TextWriter error, HttpMessageHandler? handler, Func<AdminApiClient, Task> action)
     {
         var baseAddress = AdminApiClient.ParseAddress(address);
         if (baseAddress is null)
@@ -48,7 +65,7 @@ internal static class QueuesCommand
         var ownHandler = handler is null ? new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(5) } : null;
         try
         {
-            using var client = new AdminApiClient(baseAddress, handler ?? ownHandler!);
+            using var client = new AdminApiClient(baseAddress, handler ?? ownHandler!, credentials);
             await action(client);
             await output.FlushAsync();
             return 0;

@@ -61,9 +61,23 @@ internal static class RoutesCommand
             await output.WriteLineAsync($"  binding {binding.GrpcService ?? binding.PathPrefix} -> {binding.Party}/{binding.Service}");
         }
 
+        var permissions = config.Permissions;
+        if (permissions.DefaultPath.Length == 0)
+        {
+            await output.WriteLineAsync("  permissions: none (every call is allowed)");
+        }
+        else
+        {
+            await output.WriteLineAsync($"  permissions: {permissions.Rules.Count} rule(s), calls no rule matches are {(permissions.Default == PermissionAction.Allow ? "allowed" : "denied")} ({permissions.DefaultPath})");
+            foreach (var rule in permissions.Rules)
+            {
+                await output.WriteLineAsync($"  {(rule.Action == PermissionAction.Allow ? "allow" : "deny ")} {rule.From} -> {rule.To}  ({rule.Path})");
+            }
+        }
+
         foreach (var key in config.ExtraJson.Keys)
         {
-            await output.WriteLineAsync($"  kept as is (not used by routing): \"{key}\"");
+            await output.WriteLineAsync($"  kept as is (not used by SiteX): \"{key}\"");
         }
 
         return 0;

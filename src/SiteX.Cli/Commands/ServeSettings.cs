@@ -16,6 +16,9 @@ internal sealed class ServeSettings
 {
     private static readonly HashSet<string> s_knownKeys = typeof(SiteXOptions).GetProperties().Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
     private static readonly HashSet<string> s_knownTlsKeys = typeof(TlsOptions).GetProperties().Where(p => p.CanWrite).Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+    private const string AdminTokenVariable = "SITEX_ADMIN_TOKEN";
+    private const string AdminTokenKey = "Admin:Token";
+    private const string AdminTokenFileKey = "Admin:TokenFile";
 
     public Option<FileInfo?> Config { get; } = new("--config") { Description = "JSON settings file (same names as the options, e.g. {\"grpcPort\": 9370, \"routeTable\": \"route_table.json\"})" };
     public Option<string?> RouteTable { get; } = new("--route-table") { Description = "Route table: an OSX route_table.json or a flat rule list; hot-reloaded on change" };
@@ -33,6 +36,8 @@ internal sealed class ServeSettings
     public Option<string?> TlsCa { get; } = new("--tls-ca") { Description = "PEM bundle of the CAs that issue peers' client certificates (only these are trusted)" };
     public Option<string?> TlsBind { get; } = new("--tls-bind") { Description = "Address of the TLS ports; default 0.0.0.0" };
     public Option<string?> AccessLog { get; } = new("--access-log") { Description = "Access log file (flow.log format); '-' for standard output; default <data-dir>/logs/flow.log" };
+    public Option<string?> AdminToken { get; } = new("--admin-token") { Description = "Bearer token of the admin API (at least 16 characters); default: a random one written to <data-dir>/admin.token. Prefer SITEX_ADMIN_TOKEN or --admin-token-file: a command line is visible to other users" };
+    public Option<string?> AdminTokenFile { get; } = new("--admin-token-file") { Description = "File holding the admin API's bearer token (e.g. a mounted secret)" };
 
     public void AddTo(Command command)
     {
@@ -52,6 +57,8 @@ internal sealed class ServeSettings
         command.Options.Add(TlsKey);
         command.Options.Add(TlsCa);
         command.Options.Add(TlsBind);
+        command.Options.Add(AdminToken);
+        command.Options.Add(AdminTokenFile);
     }
 
     public SiteXOptions Bind(ParseResult parse) => Bind(parse, Environment.GetEnvironmentVariables());
@@ -77,7 +84,10 @@ internal sealed class ServeSettings
             var key = (string)entry.Key;
             if (key.StartsWith("SITEX_", StringComparison.OrdinalIgnoreCase))
             {
-                var name = key["SITEX_".Length..].Replace("__", ":", StringComparison.Ordinal);
+                // SITEX_ADMIN_TOKEN is what `sitex queues` reads too: one variable serves the gateway and the CLI.
+                var name = string.Equals(key, AdminTokenVariable, StringComparison.OrdinalIgnoreCase)
+                    ? AdminTokenKey
+                    : key["SITEX_".Length..].Replace("__", ":", StringComparison.Ordinal);
                 if (!s_knownKeys.Contains(name.Split(':')[0]))
                 {
                     throw new SettingsException($"environment variable {key} is not a SiteX setting; known settings: {string.Join(", ", s_knownKeys.Order())}");
@@ -111,6 +121,8 @@ internal sealed class ServeSettings
         Set(TlsKeys.KeyFile, parse.GetValue(TlsKey));
         Set(TlsKeys.CaFile, parse.GetValue(TlsCa));
         Set(TlsKeys.Bind, parse.GetValue(TlsBind));
+        Set(AdminTokenKey, parse.GetValue(AdminToken));
+        Set(AdminTokenFileKey, parse.GetValue(AdminTokenFile));
         var selfParties = parse.GetValue(SelfParty)?.SelectMany(p => p.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
         builder.AddInMemoryCollection(fromCommandLine);
         var configuration = builder.Build();
@@ -118,7 +130,8 @@ internal sealed class ServeSettings
         var options = new SiteXOptions();
         try
         {
-            configuration.Bind(options);
+            // Unknown nested keys (a misspelt "admin": {"tokne": ...}) stop the start like unknown top-level ones.
+            configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
         }
         catch (InvalidOperationException ex)
         {
@@ -158,6 +171,7 @@ internal sealed class ServeSettings
         options.Tls.KeyFile = Resolve(TlsKeys.KeyFile, options.Tls.KeyFile);
         options.Tls.CaFile = Resolve(TlsKeys.CaFile, options.Tls.CaFile);
         options.Tls.Pkcs12File = Resolve(TlsKeys.Pkcs12File, options.Tls.Pkcs12File);
+        options.Admin.TokenFile = Resolve(AdminTokenFileKey, options.Admin.TokenFile);
         if (!fromEnvironment.ContainsKey(nameof(SiteXOptions.DataDir)) && !fromCommandLine.ContainsKey(nameof(SiteXOptions.DataDir)) && FileSets(configFile, nameof(SiteXOptions.DataDir)))
         {
             options.DataDir = Resolve(nameof(SiteXOptions.DataDir), options.DataDir)!;

@@ -2,6 +2,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SiteX.Server.Configuration;
+using SiteX.Server.Diagnostics;
 using SiteX.Server.Queues;
 using SiteX.Server.Routing;
 
@@ -9,7 +13,8 @@ namespace SiteX.Server.Admin;
 
 /// <summary>
 /// The admin port (loopback by default): health, the route table summary and the queues. The metrics endpoint is
-/// added by the host. Every answer is JSON; documented in <c>docs/admin-api.md</c>.
+/// added by the host, and <see cref="AdminGuard"/> stands in front of both. Every answer is JSON; documented in
+/// <c>docs/admin-api.md</c>. Every change is written to the audit trail (<see cref="AuditLog.Change"/>).
 /// </summary>
 internal static class AdminEndpoints
 {
@@ -31,7 +36,8 @@ internal static class AdminEndpoints
                     await WriteAsync(context, StatusCodes.Status200OK, new { sessions = services.GetRequiredService<QueueManager>().Snapshot() });
                     return;
                 case "/v1/queues/release" when HttpMethods.IsPost(method):
-                    await ReleaseAsync(context, services.GetRequiredService<QueueManager>());
+                    await ReleaseAsync(context, services.GetRequiredService<QueueManager>(), services.GetRequiredService<AdminGuard>().Audit,
+                        services.GetRequiredService<IOptions<SiteXOptions>>().Value.Queues.MaxNameLength);
                     return;
                 default:
                     await WriteAsync(context, StatusCodes.Status404NotFound, new { error = "not_found", message = $"no admin endpoint {method} {RouteTableParser.Truncate(path ?? "")}; see docs/admin-api.md" });
@@ -54,7 +60,7 @@ internal static class AdminEndpoints
         });
     }
 
-    private static async Task ReleaseAsync(HttpContext context, QueueManager queues)
+    private static async Task ReleaseAsync(HttpContext context, QueueManager queues, ILogger audit, int maxNameLength)
     {
         ReleaseRequest? request;
         try
@@ -73,11 +79,20 @@ internal static class AdminEndpoints
             return;
         }
 
-        var dropped = await queues.ReleaseAsync(request.Session, request.Topic, context.RequestAborted);
+        if (!QueueNames.IsValid(request.Session, maxNameLength, out var why) || (request.Topic is { Length: > 0 } topic && !QueueNames.IsValid(topic, maxNameLength, out why)))
+        {
+            await WriteAsync(context, StatusCodes.Status400BadRequest, new { error = "bad_request", message = $"\"session\" and \"topic\" must be queue names: the value {why}" });
+            return;
+        }
+
+        var topicName = string.IsNullOrEmpty(request.Topic) ? null : request.Topic;
+        var dropped = await queues.ReleaseAsync(request.Session, topicName, context.RequestAborted);
+        AuditLog.Change(audit, context.Connection.RemoteIpAddress?.ToString() ?? "?", context.Request.Method, context.Request.Path.Value ?? "",
+            $"released {(topicName is null ? "every topic" : $"topic {topicName}")} of session {request.Session}: {dropped} unconsumed message(s) dropped");
         await WriteAsync(context, StatusCodes.Status200OK, new { released = request.Session, topic = request.Topic, droppedMessages = dropped });
     }
 
-    private static async Task WriteAsync(HttpContext context, int status, object body)
+    internal static async Task WriteAsync(HttpContext context, int status, object body)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";

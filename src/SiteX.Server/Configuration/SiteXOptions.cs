@@ -31,6 +31,9 @@ public sealed class SiteXOptions
     /// <summary>Address the admin port binds to; loopback unless deliberately opened.</summary>
     public string AdminBind { get; set; } = "127.0.0.1";
 
+    /// <summary>The admin API's bearer token; see <see cref="AdminOptions"/>.</summary>
+    public AdminOptions Admin { get; set; } = new();
+
     /// <summary>Directory for the gateway's data (access log, queues).</summary>
     public string DataDir { get; set; } = "./data";
 

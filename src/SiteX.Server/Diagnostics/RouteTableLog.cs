@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Routing log events, ids 1000-1099. Next free id: 1006.</summary>
+/// <summary>Routing log events, ids 1000-1099. Next free id: 1008.</summary>
 internal static partial class RouteTableLog
 {
     [LoggerMessage(1000, LogLevel.Information, "Route table version {Version} applied from {Source}: {Parties} parties, {Rules} rules, self parties {SelfParties}", EventName = "RouteTableApplied")]
@@ -22,4 +22,10 @@ internal static partial class RouteTableLog
 
     [LoggerMessage(1005, LogLevel.Warning, "Route table {Source} has no \"self_party\"; using the configured self parties {SelfParties}", EventName = "RouteTableNoSelfParty")]
     public static partial void NoSelfPartyInTable(ILogger logger, string source, string selfParties);
+
+    [LoggerMessage(1006, LogLevel.Warning, "Route table {Source} has top-level key(s) SiteX does not read, kept and ignored: {Keys}", EventName = "RouteTableIgnoredKeys")]
+    public static partial void IgnoredKeys(ILogger logger, string source, string keys);
+
+    [LoggerMessage(1007, LogLevel.Information, "Route table version {Version} permissions: {Rules} rule(s), calls no rule matches are {Default} ({DefaultPath})", EventName = "PermissionsApplied")]
+    public static partial void PermissionsApplied(ILogger logger, long version, int rules, string @default, string defaultPath);
 }

@@ -38,13 +38,15 @@ internal sealed class CallForwarder
     private readonly GatewayIdentity _identity;
     private readonly SiteXOptions _options;
     private readonly ILogger<CallForwarder> _logger;
+    private readonly PermissionGate _permissions;
     private readonly ForwarderRequestConfig _http2;
     private readonly ForwarderRequestConfig _http11;
     private readonly ForwarderRequestConfig _http11OrHigher;
 
-    public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, GatewayIdentity identity, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
+    public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, GatewayIdentity identity, PermissionGate permissions, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
     {
         _forwarder = forwarder;
+        _permissions = permissions;
         _clients = clients;
         _identity = identity;
         _options = options.Value;
@@ -91,6 +93,22 @@ internal sealed class CallForwarder
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Applies the route table's permission rules to the call for (<paramref name="toParty"/>, <paramref name="toService"/>)
+    /// (<see cref="PermissionGate"/>). False, after answering the caller with <see cref="GatewayError.PermissionDenied"/>
+    /// (or <see cref="GatewayError.BadRequest"/> for a claimed source that is not a party id), when it may not.
+    /// </summary>
+    public async ValueTask<bool> AuthorizeAsync(HttpContext context, GatewayCall call, RouteTable table, string toParty, string toService, ErrorStyle style)
+    {
+        if (_permissions.TryAuthorize(context, call, table, toParty, toService, out var error, out var message))
+        {
+            return true;
+        }
+
+        await FailAsync(context, call, error, message, style);
+        return false;
     }
 
     /// <summary>

@@ -15,8 +15,9 @@ internal static class CallHeaders
         return value.Count == 0 || string.IsNullOrEmpty(value[0]) ? null : value[0];
     }
 
-    /// <summary>Sets the call's trace id, session, topic and source party for logs, metrics and <c>src_site</c> rules. With
-    /// no source header the source stays as set at ingress (on an inter-site port, the proven peer party).</summary>
+    /// <summary>Sets the call's trace id, session, topic, source party and service for logs, metrics, <c>src_site</c> rules
+    /// and permissions. With no source header the source stays as set at ingress (on an inter-site port, the proven peer
+    /// party).</summary>
     public static void Describe(GatewayCall call, IHeaderDictionary headers)
     {
         call.TraceId = Get(headers, PtpHeaders.TraceId);
@@ -24,7 +25,12 @@ internal static class CallHeaders
         call.Topic = Get(headers, PtpHeaders.Topic);
         call.SourceParty = Get(headers, PtpHeaders.SourceNodeId) ?? Get(headers, PtpHeaders.FromNodeId)
             ?? Get(headers, PtpHeaders.SourceInstId) ?? Get(headers, PtpHeaders.FateSrcPartyId) ?? call.SourceParty;
+        call.SourceService = SourceService(headers);
     }
+
+    /// <summary>The calling service: <c>x-ptp-source-component-name</c> or FATE-Flow's <c>src-role</c>.</summary>
+    public static string? SourceService(IHeaderDictionary headers) =>
+        Get(headers, PtpHeaders.SourceComponentName) ?? Get(headers, PtpHeaders.FateSrcRole);
 
     /// <summary>The target party of a pass-through call: <c>x-ptp-target-node-id</c>, <c>x-ptp-target-inst-id</c> or
     /// FATE-Flow's <c>dest-party-id</c>.</summary>

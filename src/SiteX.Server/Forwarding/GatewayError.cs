@@ -35,4 +35,7 @@ public enum GatewayError
     IdentityMismatch = 12,
     /// <summary>A local operation (queue pop, peek, release; router administration) was called on an inter-site port.</summary>
     LocalOnly = 13,
+    /// <summary>The route table's <c>permission</c> rules do not let the calling (party, service) reach the target
+    /// (party, service).</summary>
+    PermissionDenied = 14,
 }

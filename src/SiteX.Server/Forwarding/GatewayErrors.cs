@@ -21,6 +21,7 @@ public static class GatewayErrors
         GatewayError.NextHopFailed => StatusCode.Unavailable,
         GatewayError.TooLarge => StatusCode.ResourceExhausted,
         GatewayError.IdentityMismatch or GatewayError.LocalOnly => StatusCode.PermissionDenied,
+        GatewayError.PermissionDenied => StatusCode.PermissionDenied,
         _ => StatusCode.Internal,
     };
 
@@ -33,6 +34,7 @@ public static class GatewayErrors
         GatewayError.NoRoute => PtpCodes.RouterError,
         GatewayError.RoutingLoop => PtpCodes.CycleRouteError,
         GatewayError.NextHopUnreachable or GatewayError.NextHopFailed or GatewayError.NextHopTimeout => PtpCodes.NetError,
+        GatewayError.PermissionDenied => PtpCodes.Unauthorized,
         _ => PtpCodes.SystemError,
     };
 
@@ -48,6 +50,7 @@ public static class GatewayErrors
         GatewayError.Unsupported => StatusCodes.Status501NotImplemented,
         GatewayError.TooLarge => StatusCodes.Status413PayloadTooLarge,
         GatewayError.IdentityMismatch or GatewayError.LocalOnly => StatusCodes.Status403Forbidden,
+        GatewayError.PermissionDenied => StatusCodes.Status403Forbidden,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -67,6 +70,7 @@ public static class GatewayErrors
         GatewayError.TooLarge => "too_large",
         GatewayError.IdentityMismatch => "identity_mismatch",
         GatewayError.LocalOnly => "local_only",
+        GatewayError.PermissionDenied => "permission_denied",
         _ => "internal",
     };
 }

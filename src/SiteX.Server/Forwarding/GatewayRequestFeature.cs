@@ -44,6 +44,10 @@ public sealed class GatewayCall : IGatewayRequestFeature
 
     public string? SourceParty { get; set; }
 
+    /// <summary>The calling service as claimed (<c>x-ptp-source-component-name</c>, <c>src-role</c> or a Packet's
+    /// <c>src.role</c>), for permission rules; null when the call names none.</summary>
+    public string? SourceService { get; set; }
+
     public string Service { get; set; } = "default";
 
     public string? Uri { get; set; }

@@ -106,7 +106,13 @@ internal sealed class GrpcPlane
 
         if (table.IsSelf(target))
         {
+            // Permissions are checked on what the invoke carries: its push or its Packet (LocalInvoke).
             await _queues.InvokeLocalAsync(context, call, table);
+            return;
+        }
+
+        if (!await _forwarder.AuthorizeAsync(context, call, table, target, PermissionGate.InvokeService(InvokeRelay.UriPath(call.Uri)), ErrorStyle.PtpOutbound))
+        {
             return;
         }
 
@@ -148,6 +154,7 @@ internal sealed class GrpcPlane
         }
 
         call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;
+        call.SourceService = PacketHeaderReader.SourceRole(peek.Header!) ?? call.SourceService;
         if (string.IsNullOrEmpty(party))
         {
             await _forwarder.FailAsync(context, call, GatewayError.MissingTarget,
@@ -155,7 +162,8 @@ internal sealed class GrpcPlane
             return;
         }
 
-        if (!await AcceptTargetAsync(context, call, party, string.IsNullOrEmpty(role) ? null : role, self, ErrorStyle.GrpcStatus))
+        if (!await AcceptTargetAsync(context, call, party, string.IsNullOrEmpty(role) ? null : role, self, ErrorStyle.GrpcStatus)
+            || !await _forwarder.AuthorizeAsync(context, call, table, party, call.Service, ErrorStyle.GrpcStatus))
         {
             return;
         }

@@ -15,9 +15,10 @@ namespace SiteX.Server.Forwarding;
 /// or the <c>DataTransferService/unaryCall</c> path; payload a serialized <c>Packet</c>) goes to the route of its
 /// destination role and its reply Packet is the answer's payload. OSX takes Packets only over HTTP; SiteX takes both
 /// encodings on both transports. <see cref="PingPath"/> answers a pong. Pop, peek and release are refused: they are
-/// local operations.
+/// local operations. The push is checked against the permission rules as (self party, <c>queue</c>), the Packet as
+/// (its destination party, its role).
 /// </summary>
-internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterSiteGuard guard)
+internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterSiteGuard guard, PermissionGate permissions)
 {
     /// <summary>SiteX's own uri: answers <c>E0000000000</c> "pong from &lt;party&gt;" and does nothing else, so
     /// <c>sitex check</c> can prove a round trip through a peer's gateway. A Java OSX answers it with code "".</summary>
@@ -44,6 +45,11 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
             if (!queues.TryGetNames(call, self, requireTopic: true, out var session, out error))
             {
                 return Refused(error);
+            }
+
+            if (!permissions.TryAuthorize(context, call, table, call.TargetParty!, PermissionGate.QueueService, out var denial, out var denied))
+            {
+                return InvokeReply.Failed(denial, denied);
             }
 
             call.RequestBytes = push.Payload.Length;
@@ -98,6 +104,12 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
             call.TargetParty = party;
             call.Service = string.IsNullOrEmpty(role) ? RouteTableParser.DefaultKey : role;
             call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;
+            call.SourceService = PacketHeaderReader.SourceRole(packet.Header) ?? call.SourceService;
+            if (!permissions.TryAuthorize(context, call, table, party, call.Service, out var denial, out var denied))
+            {
+                return InvokeReply.Failed(denial, denied);
+            }
+
             call.RequestBytes = payload.Length;
             var reply = await packets.UnaryAsync(context, call, table, packet);
             if (reply.Packet is null)

@@ -253,4 +253,16 @@ internal static class PacketHeaderReader
             return false;
         }
     }
+
+    /// <summary>The sending role of a Packet (<c>header.src.role</c>, else the <c>RollSiteHeader</c>'s <c>srcRole</c>),
+    /// or null; for permission rules. A malformed <c>ext</c> has already been refused by <see cref="TryGetDestination"/>.</summary>
+    public static string? SourceRole(Metadata header)
+    {
+        if (!string.IsNullOrEmpty(header.Src?.Role))
+        {
+            return header.Src.Role;
+        }
+
+        return !header.Ext.IsEmpty && TryParseRollSite(header, out var rollSite) && !string.IsNullOrEmpty(rollSite.SrcRole) ? rollSite.SrcRole : null;
+    }
 }

@@ -18,6 +18,7 @@ namespace SiteX.Server.Forwarding;
 /// then the longest matching path prefix. The forwarded request then carries the target headers, so that the next
 /// gateway routes it by them.</item>
 /// </list>
+/// The call must then be allowed to reach that (party, service) by the table's permission rules.
 /// </remarks>
 internal sealed class PassThrough(CallForwarder forwarder)
 {
@@ -46,7 +47,8 @@ internal sealed class PassThrough(CallForwarder forwarder)
             }
         }
 
-        if (!await forwarder.AcceptTargetAsync(context, call, target, service, table.GatewayName, style))
+        if (!await forwarder.AcceptTargetAsync(context, call, target, service, table.GatewayName, style)
+            || !await forwarder.AuthorizeAsync(context, call, table, target, call.Service, style))
         {
             return;
         }

@@ -111,6 +111,13 @@ public sealed class SiteXServer : IAsyncDisposable
             {
                 listen.Protocols = HttpProtocols.Http1;
                 listeners.Admin = listen;
+                // Marks the admin listener's connections: the admin branch is chosen by listener, never by port number
+                // alone, so no other listener (one on another address with the same port) can reach it.
+                listen.Use(next => connection =>
+                {
+                    connection.Features.Set(AdminListenerFeature.Instance);
+                    return next(connection);
+                });
             });
         });
 
@@ -119,6 +126,7 @@ public sealed class SiteXServer : IAsyncDisposable
         {
             app.Services.GetRequiredService<RouteTableManager>().InitialLoad();
             app.Services.GetRequiredService<TlsMaterialManager>().InitialLoad();
+            app.Services.GetRequiredService<AdminToken>().Initialize();
         }
         catch
         {
@@ -127,8 +135,10 @@ public sealed class SiteXServer : IAsyncDisposable
         }
 
         var pipeline = app.Services.GetRequiredService<CallPipeline>();
-        app.MapWhen(context => context.Connection.LocalPort == listeners.AdminPort, admin =>
+        var guard = app.Services.GetRequiredService<AdminGuard>();
+        app.MapWhen(context => context.Features.Get<AdminListenerFeature>() is not null, admin =>
         {
+            admin.Use(guard.InvokeAsync);
             admin.UseOpenTelemetryPrometheusScrapingEndpoint();
             AdminEndpoints.Map(admin);
         });
@@ -164,7 +174,11 @@ public sealed class SiteXServer : IAsyncDisposable
     /// <summary>The bound admin port (after <see cref="StartAsync"/>).</summary>
     public int AdminPort => _listeners.AdminPort;
 
-    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        _app.Services.GetRequiredService<AdminToken>().WriteGeneratedFile();
+        return _app.StartAsync(cancellationToken);
+    }
 
     public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
 

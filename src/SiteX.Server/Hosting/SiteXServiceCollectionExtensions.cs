@@ -27,6 +27,9 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<GatewayIdentity>();
         services.TryAddSingleton<SiteX.Server.Security.RequestTokens>();
         services.TryAddSingleton<NextHopClientPool>();
+        services.TryAddSingleton<PermissionGate>();
+        services.TryAddSingleton<SiteX.Server.Admin.AdminToken>();
+        services.TryAddSingleton<SiteX.Server.Admin.AdminGuard>();
         services.TryAddSingleton<CallForwarder>();
         services.TryAddSingleton<InterconnClient>();
         services.TryAddSingleton<InvokeRelay>();

@@ -16,7 +16,7 @@ namespace SiteX.Server.Http;
 /// <c>{"code","message","payload"?}</c>, as OSX answers; an envelope that cannot be read (malformed JSON, bad base64,
 /// a missing header, a body over <see cref="SiteXOptions.MaxLocalMessageBytes"/>) gets a 4xx JSON error instead.
 /// </summary>
-internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests requests, LocalInvoke local, InvokeRelay relay, IOptions<SiteXOptions> options)
+internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests requests, LocalInvoke local, InvokeRelay relay, PermissionGate permissions, IOptions<SiteXOptions> options)
 {
     public async Task HandleAsync(HttpContext context, GatewayCall call)
     {
@@ -49,6 +49,16 @@ internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests 
             return;
         }
 
+        var uriPath = InvokeRelay.UriPath(uri);
+        var isSelf = table.IsSelf(call.TargetParty);
+        if (!isSelf && !permissions.TryAuthorize(context, call, table, call.TargetParty, PermissionGate.InvokeService(uriPath), out var denial, out var denialMessage))
+        {
+            // Refused before the body is read: nothing of the call is relayed. (A self-party invoke is checked on what
+            // it carries, by LocalInvoke.)
+            await WriteReplyAsync(context, call, InvokeReply.Failed(denial, denialMessage));
+            return;
+        }
+
         var body = await requests.ReadAsync(context, call, self, ChanJsonContext.Default.ChanInvokeBody, options.Value.MaxLocalMessageBytes, allowEmpty: false);
         if (body is null)
         {
@@ -62,8 +72,7 @@ internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests 
         }
 
         var payload = UnsafeByteOperations.UnsafeWrap(body.Payload);
-        var uriPath = InvokeRelay.UriPath(uri);
-        var reply = table.IsSelf(call.TargetParty)
+        var reply = isSelf
             ? await local.DispatchAsync(context, call, table, uriPath, payload)
             : await relay.SendAsync(context, call, table, new InvokeMessage(uriPath ?? "", payload));
         if (reply.Error == GatewayError.Canceled && context.RequestAborted.IsCancellationRequested)
@@ -72,6 +81,11 @@ internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests 
             return;
         }
 
+        await WriteReplyAsync(context, call, reply);
+    }
+
+    private static async Task WriteReplyAsync(HttpContext context, GatewayCall call, InvokeReply reply)
+    {
         if (reply.Error != GatewayError.None)
         {
             call.Error = reply.Error;

@@ -40,6 +40,7 @@ internal sealed class HttpQueueEndpoints(QueueCalls calls, ChanRequests requests
         call.TraceId = Header(headers, PtpHeaders.TraceId);
         call.SessionId = Header(headers, PtpHeaders.SessionId);
         call.SourceParty = Header(headers, PtpHeaders.SourceNodeId) ?? Header(headers, PtpHeaders.FromNodeId) ?? Header(headers, PtpHeaders.SourceInstId) ?? call.SourceParty;
+        call.SourceService = CallHeaders.SourceService(headers);
         if (path is not (PushPath or PopPath or PeekPath or ReleasePath or InvokePath))
         {
             call.Action = "UNSUPPORTED";
@@ -194,6 +195,11 @@ internal sealed class HttpQueueEndpoints(QueueCalls calls, ChanRequests requests
 
     private static Task ReplyAsync(HttpContext context, GatewayCall call, string code, string message, ReadOnlyMemory<byte>? payload)
     {
+        if (call.Error != GatewayError.None && !context.Response.HasStarted)
+        {
+            context.Response.Headers[SiteXHeaders.Error] = GatewayErrors.Name(call.Error);
+        }
+
         call.StatusCode = code;
         if (code != PtpCodes.Success && code != PtpCodes.Timeout)
         {

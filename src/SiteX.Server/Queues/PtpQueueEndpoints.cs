@@ -73,6 +73,12 @@ internal sealed class PtpQueueEndpoints
             QueueEndpointLog.Refused(_logger, context.Request.Path.Value ?? "", reply.Code, reply.Message, call.TraceId);
         }
 
+        if (reply.Error != GatewayError.None)
+        {
+            call.Error = reply.Error;
+            context.Response.Headers[SiteX.Protocol.SiteXHeaders.Error] = GatewayErrors.Name(reply.Error);
+        }
+
         call.StatusCode = reply.Code;
         call.Error = reply.Error;
         call.ErrorMessage = reply.Code == PtpCodes.Success ? null : reply.Message;
@@ -180,6 +186,11 @@ internal sealed class PtpQueueEndpoints
 
     private static Task WriteAsync(HttpContext context, GatewayCall call, TransportOutbound response)
     {
+        if (call.Error != GatewayError.None && !context.Response.HasStarted)
+        {
+            context.Response.Headers[SiteX.Protocol.SiteXHeaders.Error] = GatewayErrors.Name(call.Error);
+        }
+
         call.StatusCode = response.Code;
         if (response.Code != PtpCodes.Success && response.Code != PtpCodes.Timeout)
         {

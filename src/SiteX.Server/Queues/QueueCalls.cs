@@ -16,7 +16,7 @@ internal readonly record struct PopAnswer(QueueLease? Lease, string Code, string
 /// <c>/v1/interconn/chan/*</c> endpoints): name checks, local store or relay of a push, pop outcomes and codes,
 /// peek and release. The bindings only decode requests and encode answers.
 /// </summary>
-internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTableManager routes, IOptions<SiteXOptions> options)
+internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTableManager routes, PermissionGate permissions, IOptions<SiteXOptions> options)
 {
     private readonly SiteXOptions _options = options.Value;
 
@@ -25,7 +25,8 @@ internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTabl
     public string Self => Name(routes.Current);
 
     /// <summary>A push whose <see cref="GatewayCall.Topic"/>, session and target are set: stored here when the target
-    /// is a self party, otherwise relayed to the target's gateway.</summary>
+    /// is a self party, otherwise relayed to the target's gateway; in both cases only when the permission rules let the
+    /// caller reach (target, <c>queue</c>).</summary>
     public async Task<(string Code, string Message)> PushAsync(HttpContext context, GatewayCall call, PushInbound push)
     {
         var table = routes.Current;
@@ -44,6 +45,12 @@ internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTabl
         if (!RouteTableParser.IsValidId(target))
         {
             return (PtpCodes.InvalidRequest, $"SiteX gateway {self}: \"{RouteTableParser.Truncate(target)}\" is not a valid party id");
+        }
+
+        if (!permissions.TryAuthorize(context, call, table, target, PermissionGate.QueueService, out var denial, out var why))
+        {
+            call.Error = denial;
+            return (GatewayErrors.ToPtpCode(denial), why);
         }
 
         if (!table.IsSelf(target))

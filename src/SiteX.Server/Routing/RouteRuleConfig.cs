@@ -47,7 +47,9 @@ public sealed record RouteTableConfig
     public IReadOnlyList<string>? SelfParties { get; init; }
     public IReadOnlyList<RouteRuleConfig> Rules { get; init; } = [];
     public IReadOnlyList<ServiceBindingConfig> Bindings { get; init; } = [];
-    /// <summary>Top-level keys SiteX does not interpret (for example OSX's <c>permission</c>), kept verbatim.</summary>
+    /// <summary>The <c>permission</c> section; <see cref="PermissionConfig.AllowAll"/> when the document has none.</summary>
+    public PermissionConfig Permissions { get; init; } = PermissionConfig.AllowAll;
+    /// <summary>Top-level keys SiteX does not interpret, kept verbatim (OSX keeps unknown keys too).</summary>
     public IReadOnlyDictionary<string, string> ExtraJson { get; init; } = new Dictionary<string, string>();
 }
 

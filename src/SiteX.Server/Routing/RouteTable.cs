@@ -69,6 +69,7 @@ public sealed class RouteTable
             .Select(b => new ServiceBinding(b.Party, b.Service, b.Path) { PathPrefix = b.PathPrefix! })];
         PartyCount = _parties.Count;
         RuleCount = config.Rules.Count;
+        Permissions = PermissionTable.Create(config.Permissions);
     }
 
     /// <summary>The document this table was built from.</summary>
@@ -91,6 +92,10 @@ public sealed class RouteTable
     public string GatewayName => SelfPartyList.Count > 0 ? SelfPartyList[0] : "?";
 
     public int RuleCount { get; }
+
+    /// <summary>The table's permission rules, resolved for the hot path (every call is allowed without a
+    /// <c>permission</c> section).</summary>
+    public PermissionTable Permissions { get; }
 
     /// <summary>Builds a table; <paramref name="configuredSelfParties"/> apply when the document has no <c>self_party</c>.</summary>
     public static RouteTable Create(RouteTableConfig config, IReadOnlyList<string> configuredSelfParties, long version, string source)

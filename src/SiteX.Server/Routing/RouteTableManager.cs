@@ -202,6 +202,16 @@ public sealed class RouteTableManager : IDisposable
 
             RouteTableLog.Applied(_logger, table.Version, source, table.PartyCount, table.RuleCount, string.Join(",", table.SelfPartyList));
             WatchTlsFiles(config);
+            if (config.Permissions.DefaultPath.Length > 0)
+            {
+                RouteTableLog.PermissionsApplied(_logger, table.Version, config.Permissions.Rules.Count,
+                    config.Permissions.Default == PermissionAction.Allow ? "allowed" : "denied", config.Permissions.DefaultPath);
+            }
+
+            if (config.ExtraJson.Count > 0)
+            {
+                RouteTableLog.IgnoredKeys(_logger, source, string.Join(", ", config.ExtraJson.Keys.Select(k => RouteTableParser.Truncate(k))));
+            }
         }
 
         Changed?.Invoke(_current);

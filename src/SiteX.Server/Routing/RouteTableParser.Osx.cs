@@ -16,7 +16,7 @@ public static partial class RouteTableParser
 
         foreach (var party in table.EnumerateObject())
         {
-            var partyPath = $"route_table.{party.Name}";
+            var partyPath = $"route_table.{PathKey(party.Name)}";
             if (!IsValidId(party.Name))
             {
                 errors.Add(new(partyPath, $"\"{Truncate(party.Name)}\" is not a valid party id; use 1-128 letters, digits, '.', '_' or '-'"));
@@ -36,7 +36,7 @@ public static partial class RouteTableParser
                     continue;
                 }
 
-                var rolePath = $"{partyPath}.{role.Name}";
+                var rolePath = $"{partyPath}.{PathKey(role.Name)}";
                 if (!IsValidId(role.Name))
                 {
                     errors.Add(new(rolePath, $"\"{Truncate(role.Name)}\" is not a valid service name; use 1-128 letters, digits, '.', '_' or '-'"));

@@ -68,14 +68,26 @@ public static partial class RouteTableParser
             var bindings = new List<ServiceBindingConfig>();
             var rules = new List<RouteRuleConfig>();
             var extra = new Dictionary<string, string>(StringComparer.Ordinal);
+            PermissionConfig? permission = null;
             foreach (var property in root.EnumerateObject())
             {
-                if (property.Name is "route_table" or "routes" or "self_party" or "service_bindings")
+                if (property.Name is "route_table" or "routes" or "self_party" or "service_bindings" or PermissionKey)
                 {
                     continue;
                 }
 
+                if (property.Name is "permissions")
+                {
+                    list.Add(new(property.Name, $"is not a route table key; the permission rules go under \"{PermissionKey}\" (singular, OSX's key)"));
+                    continue;
+                }
+
                 extra[property.Name] = property.Value.GetRawText();
+            }
+
+            if (root.TryGetProperty(PermissionKey, out var permissionElement))
+            {
+                permission = ReadPermission(permissionElement, list);
             }
 
             if (root.TryGetProperty("service_bindings", out var bindingsElement))
@@ -107,6 +119,7 @@ public static partial class RouteTableParser
                 SelfParties = selfParties,
                 Rules = rules,
                 Bindings = bindings,
+                Permissions = permission ?? PermissionConfig.AllowAll,
                 ExtraJson = extra,
             };
         }
@@ -241,6 +254,10 @@ public static partial class RouteTableParser
 
         return true;
     }
+
+    /// <summary>An object key as it may appear in an error's JSON path: as written when it is a valid id, else cut
+    /// short with control characters replaced, so that a hostile key cannot flood or forge a log line.</summary>
+    internal static string PathKey(string key) => IsValidId(key) ? key : Truncate(key);
 
     internal static string Truncate(string text)
     {

@@ -61,6 +61,14 @@ internal static class RouteJson
         return document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
     }
 
+    /// <summary>Adds (or replaces) the table's <c>permission</c> section.</summary>
+    public static string WithPermission(string tableJson, string permissionJson)
+    {
+        var document = JsonNode.Parse(tableJson)!.AsObject();
+        document["permission"] = JsonNode.Parse(permissionJson);
+        return document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+    }
+
     private static JsonArray Endpoints(JsonObject table, string partyKey, string serviceKey)
     {
         if (table[partyKey] is not JsonObject party)

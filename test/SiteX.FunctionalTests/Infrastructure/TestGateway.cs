@@ -41,6 +41,18 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public string AccessLogFile => Server.Options.AccessLog!;
 
+    /// <summary>The admin API's bearer token: the configured one, or the one this gateway generated into its data dir.</summary>
+    public string AdminToken => Server.Options.Admin.Token
+        ?? File.ReadAllText(Path.Combine(Server.Options.DataDir, SiteX.Server.Configuration.AdminOptions.GeneratedTokenFileName)).Trim();
+
+    /// <summary>An HTTP client for the admin port, sending the admin token.</summary>
+    public HttpClient AdminClient(string? token = null)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}"), Timeout = TaskTimeoutExtensions.DefaultTimeoutTimeSpan };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token ?? AdminToken);
+        return client;
+    }
+
     public QueueManager Queues => Server.Services.GetRequiredService<QueueManager>();
 
     /// <summary>Bytes of records the queue store holds on disk (not its pre-allocated zeros).</summary>

@@ -101,7 +101,9 @@ public sealed class RouteTableParserTests
         Assert.Equal("10.0.0.100:9370", match.Group.Pick().Display);
         Assert.True(table.TryLookup("9999", "fateflow", null, out var local));
         Assert.False(local.ViaDefaultParty);
-        Assert.Equal("{ \"default_allow\": true }", config!.ExtraJson["permission"]);
+        Assert.Equal(PermissionAction.Allow, config!.Permissions.Default);
+        Assert.Equal("permission.default_allow", config.Permissions.DefaultPath);
+        Assert.Empty(config.ExtraJson);
     }
 
     [Fact]
@@ -301,6 +303,27 @@ public sealed class RouteTableParserTests
         var config = RouteTableParser.Parse(json, out var errors);
         Assert.True(errors.Count == 0, string.Join("\n", errors));
         return RouteTable.Create(config!, ["0"], 1, "test");
+    }
+
+    [Theory]
+    [InlineData("a\u0000b")]
+    [InlineData("a\nb")]
+    [InlineData("../x")]
+    public void Parse_HostilePartyOrServiceKey_ErrorPathIsShortAndHasNoControlCharacters(string key)
+    {
+        var escaped = System.Text.Json.JsonEncodedText.Encode(key + new string('n', 10 * 1024)).ToString();
+        var document = $$"""
+            { "route_table": { "{{escaped}}": { "default": [ { "ip": "10.0.0.1", "port": 9370 } ] }, "10000": { "{{escaped}}": [ { "ip": "10.0.0.1", "port": 9370 } ] } } }
+            """;
+
+        Assert.Null(RouteTableParser.Parse(document, out var errors));
+
+        Assert.Equal(2, errors.Count);
+        Assert.All(errors, e =>
+        {
+            Assert.True(e.ToString().Length < 400, $"{e.ToString().Length} characters");
+            Assert.DoesNotContain(e.ToString(), char.IsControl);
+        });
     }
 }
 
