@@ -24,14 +24,8 @@ internal static class CheckCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            SiteXOptions options;
-            try
+            if (await settings.TryBindAsync(parse, error) is not { } options)
             {
-                options = settings.Bind(parse);
-            }
-            catch (SettingsException ex)
-            {
-                await error.WriteLineAsync($"sitex: {ex.Message}");
                 return 2;
             }
 

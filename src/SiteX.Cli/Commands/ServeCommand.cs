@@ -16,14 +16,8 @@ internal static class ServeCommand
         settings.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            SiteXOptions options;
-            try
+            if (await settings.TryBindAsync(parse, error) is not { } options)
             {
-                options = settings.Bind(parse);
-            }
-            catch (SettingsException ex)
-            {
-                await error.WriteLineAsync($"sitex: {ex.Message}");
                 return 2;
             }
 

@@ -63,6 +63,20 @@ internal sealed class ServeSettings
 
     public SiteXOptions Bind(ParseResult parse) => Bind(parse, Environment.GetEnvironmentVariables());
 
+    /// <summary>The settings, or null after writing why they cannot be used to <paramref name="error"/> (exit code 2).</summary>
+    public async Task<SiteXOptions?> TryBindAsync(ParseResult parse, TextWriter error)
+    {
+        try
+        {
+            return Bind(parse);
+        }
+        catch (SettingsException ex)
+        {
+            await error.WriteLineAsync($"sitex: {ex.Message}");
+            return null;
+        }
+    }
+
     public SiteXOptions Bind(ParseResult parse, System.Collections.IDictionary environment)
     {
         var builder = new ConfigurationBuilder();
