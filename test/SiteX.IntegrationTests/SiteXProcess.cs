@@ -64,7 +64,7 @@ public sealed partial class SiteXProcess : IDisposable
     /// <c>SITEX_*</c> variables of the test run, only those in <paramref name="environment"/>.</summary>
     public static SiteXProcess Start(string workingDirectory, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo(DotnetHost())
+        var info = new ProcessStartInfo(SiteX.Shared.SiteXChildProcess.DotnetHost())
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -160,7 +160,7 @@ public sealed partial class SiteXProcess : IDisposable
     /// <summary>Sends SIGTERM, as a service manager or <c>docker stop</c> does (<see cref="Process.Kill()"/> is SIGKILL).</summary>
     public void Terminate()
     {
-        if (kill(_process.Id, Sigterm) != 0)
+        if (SiteX.Shared.SiteXChildProcess.SendSigterm(_process.Id) != 0)
         {
             throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed with errno {Marshal.GetLastPInvokeError()}");
         }
@@ -242,24 +242,6 @@ public sealed partial class SiteXProcess : IDisposable
             }
         }
     }
-
-    private static string DotnetHost()
-    {
-        // `dotnet test` tells its children which muxer it runs on; fall back to the one running the tests, then PATH.
-        var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk))
-        {
-            return fromSdk;
-        }
-
-        var current = Environment.ProcessPath;
-        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
-    }
-
-    private const int Sigterm = 15;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
 
     [GeneratedRegex(@"gRPC on (?<grpcHost>\S+):(?<grpc>\d+), admin on http://(?<adminHost>\S+):(?<admin>\d+)")]
     private static partial Regex ReadyPorts();

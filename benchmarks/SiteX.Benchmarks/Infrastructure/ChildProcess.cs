@@ -53,11 +53,11 @@ internal sealed partial class ChildProcess : IDisposable
             info.FileName = taskset;
             info.ArgumentList.Add("-c");
             info.ArgumentList.Add(pinned.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            info.ArgumentList.Add(DotnetHost());
+            info.ArgumentList.Add(SiteX.Shared.SiteXChildProcess.DotnetHost());
         }
         else
         {
-            info.FileName = DotnetHost();
+            info.FileName = SiteX.Shared.SiteXChildProcess.DotnetHost();
         }
 
         info.ArgumentList.Add(dll);
@@ -116,7 +116,7 @@ internal sealed partial class ChildProcess : IDisposable
             return;
         }
 
-        _ = kill(_process.Id, Sigterm);
+        _ = SiteX.Shared.SiteXChildProcess.SendSigterm(_process.Id);
         try
         {
             await _process.WaitForExitAsync().WaitAsync(timeout);
@@ -134,7 +134,7 @@ internal sealed partial class ChildProcess : IDisposable
         {
             if (!_process.HasExited)
             {
-                _ = kill(_process.Id, Sigterm);
+                _ = SiteX.Shared.SiteXChildProcess.SendSigterm(_process.Id);
                 if (!_process.WaitForExit(5_000))
                 {
                     _process.Kill(entireProcessTree: true);
@@ -177,21 +177,4 @@ internal sealed partial class ChildProcess : IDisposable
         var path = Path.Combine(AppContext.BaseDirectory, file);
         return File.Exists(path) ? path : throw new FileNotFoundException($"{file} is not next to the benchmarks in {AppContext.BaseDirectory}; build with -c Release first", path);
     }
-
-    private static string DotnetHost()
-    {
-        var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk))
-        {
-            return fromSdk;
-        }
-
-        var current = Environment.ProcessPath;
-        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
-    }
-
-    private const int Sigterm = 15;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
 }

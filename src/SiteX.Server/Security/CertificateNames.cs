@@ -1,4 +1,3 @@
-using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using SiteX.Server.Routing;
@@ -11,40 +10,8 @@ internal static class CertificateNames
     private const string SubjectAltNameOid = "2.5.29.17";
 
     /// <summary>The URI subject alternative names, in order. A malformed extension yields none.</summary>
-    public static IReadOnlyList<string> Uris(X509Certificate2 certificate)
-    {
-        var uris = new List<string>();
-        foreach (var extension in certificate.Extensions)
-        {
-            if (extension.Oid?.Value != SubjectAltNameOid)
-            {
-                continue;
-            }
-
-            try
-            {
-                var reader = new AsnReader(extension.RawData, AsnEncodingRules.DER).ReadSequence();
-                var uriTag = new Asn1Tag(TagClass.ContextSpecific, 6);
-                while (reader.HasData)
-                {
-                    if (reader.PeekTag().HasSameClassAndValue(uriTag))
-                    {
-                        uris.Add(reader.ReadCharacterString(UniversalTagNumber.IA5String, uriTag));
-                    }
-                    else
-                    {
-                        reader.ReadEncodedValue();
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is AsnContentException or CryptographicException)
-            {
-                // A certificate whose names cannot be read names no party.
-            }
-        }
-
-        return uris;
-    }
+    public static IReadOnlyList<string> Uris(X509Certificate2 certificate) =>
+        [.. certificate.Extensions.Where(e => e.Oid?.Value == SubjectAltNameOid).SelectMany(SanUris.Enumerate)];
 
     /// <summary>The parties <paramref name="certificate"/> names, read from <paramref name="source"/>.</summary>
     public static IReadOnlyList<string> Parties(X509Certificate2 certificate, PeerIdentitySource source)

@@ -29,7 +29,7 @@ internal static class SanUris
                 }
             }
         }
-        catch (AsnContentException)
+        catch (Exception ex) when (ex is AsnContentException or System.Security.Cryptography.CryptographicException)
         {
             // A malformed extension names nothing.
             return [];
