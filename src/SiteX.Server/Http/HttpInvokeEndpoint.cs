@@ -24,9 +24,9 @@ internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests 
         var self = table.GatewayName;
         var headers = context.Request.Headers;
         call.Action = "MSG_REDIRECT";
-        call.TargetParty = Header(headers, PtpHeaders.TargetNodeId) ?? Header(headers, PtpHeaders.TargetInstId);
-        call.Topic = Header(headers, PtpHeaders.Topic);
-        var uri = Header(headers, PtpHeaders.Uri);
+        call.TargetParty = CallHeaders.Get(headers, PtpHeaders.TargetNodeId) ?? CallHeaders.Get(headers, PtpHeaders.TargetInstId);
+        call.Topic = CallHeaders.Get(headers, PtpHeaders.Topic);
+        var uri = CallHeaders.Get(headers, PtpHeaders.Uri);
         if (uri is null)
         {
             await requests.RefuseAsync(context, call, StatusCodes.Status400BadRequest, "missing_header",
@@ -95,11 +95,5 @@ internal sealed class HttpInvokeEndpoint(RouteTableManager routes, ChanRequests 
         call.StatusCode = reply.Code;
         call.ErrorMessage = reply.Code == PtpCodes.Success ? null : reply.Message;
         await ChanJson.WriteReplyAsync(context, reply.Code, reply.Message, reply.Payload.IsEmpty ? (ReadOnlyMemory<byte>?)null : reply.Payload.Memory, messageField: "message");
-    }
-
-    private static string? Header(IHeaderDictionary headers, string name)
-    {
-        var value = headers[name].ToString();
-        return value.Length == 0 ? null : value;
     }
 }

@@ -37,9 +37,9 @@ internal sealed class HttpQueueEndpoints(QueueCalls calls, ChanRequests requests
         var path = context.Request.Path.Value ?? "";
         var headers = context.Request.Headers;
         call.Uri = path;
-        call.TraceId = Header(headers, PtpHeaders.TraceId);
-        call.SessionId = Header(headers, PtpHeaders.SessionId);
-        call.SourceParty = Header(headers, PtpHeaders.SourceNodeId) ?? Header(headers, PtpHeaders.FromNodeId) ?? Header(headers, PtpHeaders.SourceInstId) ?? call.SourceParty;
+        call.TraceId = CallHeaders.Get(headers, PtpHeaders.TraceId);
+        call.SessionId = CallHeaders.Get(headers, PtpHeaders.SessionId);
+        call.SourceParty = CallHeaders.Get(headers, PtpHeaders.SourceNodeId) ?? CallHeaders.Get(headers, PtpHeaders.FromNodeId) ?? CallHeaders.Get(headers, PtpHeaders.SourceInstId) ?? call.SourceParty;
         call.SourceService = CallHeaders.SourceService(headers);
         if (path is not (PushPath or PopPath or PeekPath or ReleasePath or InvokePath))
         {
@@ -78,7 +78,7 @@ internal sealed class HttpQueueEndpoints(QueueCalls calls, ChanRequests requests
 
     private async Task PushAsync(HttpContext context, GatewayCall call)
     {
-        call.TargetParty = Header(context.Request.Headers, PtpHeaders.TargetNodeId) ?? Header(context.Request.Headers, PtpHeaders.TargetInstId);
+        call.TargetParty = CallHeaders.Get(context.Request.Headers, PtpHeaders.TargetNodeId) ?? CallHeaders.Get(context.Request.Headers, PtpHeaders.TargetInstId);
         var body = await requests.ReadAsync(context, call, calls.Self, ChanJsonContext.Default.ChanPushBody, MaxPushBodyBytes, allowEmpty: false);
         if (body is null)
         {
@@ -91,7 +91,7 @@ internal sealed class HttpQueueEndpoints(QueueCalls calls, ChanRequests requests
             return;
         }
 
-        call.Topic = string.IsNullOrEmpty(body.Topic) ? Header(context.Request.Headers, PtpHeaders.Topic) : body.Topic;
+        call.Topic = string.IsNullOrEmpty(body.Topic) ? CallHeaders.Get(context.Request.Headers, PtpHeaders.Topic) : body.Topic;
         if (!await CheckNamesAsync(context, call, requireTopic: true))
         {
             return;
@@ -207,12 +207,6 @@ internal sealed class HttpQueueEndpoints(QueueCalls calls, ChanRequests requests
         }
 
         return ChanJson.WriteReplyAsync(context, code, message, payload);
-    }
-
-    private static string? Header(IHeaderDictionary headers, string name)
-    {
-        var value = headers[name].ToString();
-        return value.Length == 0 ? null : value;
     }
 
     private static string Truncate(string text) => text.Length <= 200 ? text : text[..200] + "...";
