@@ -128,22 +128,22 @@ internal sealed class CallForwarder
 
         // 1. Loops: a call that already passed this gateway, or too many gateways, stops here.
         var headers = context.Request.Headers;
-        var via = headers[SiteXHeaders.Via].ToString();
-        var hops = 0;
-        if (headers.TryGetValue(SiteXHeaders.Hops, out var hopsText) && !int.TryParse(hopsText, out hops))
+        var loop = _identity.CheckLoop(headers, self);
+        var (hops, via) = (loop.Hops, loop.Via);
+        if (loop.Verdict == LoopVerdict.BadHops)
         {
             await FailAsync(context, call, GatewayError.BadRequest, $"SiteX gateway {self}: header {SiteXHeaders.Hops} is not a number", style);
             return;
         }
 
-        if (via.Length > 0 && _identity.IsIn(via))
+        if (loop.Verdict == LoopVerdict.CameBack)
         {
             await FailAsync(context, call, GatewayError.RoutingLoop,
                 $"SiteX gateway {self}: routing loop for party {target} service {call.Service}: the call came back to this gateway after {DescribeVia(via)}; check the routes for party {target} at these gateways", style);
             return;
         }
 
-        if (hops >= _options.MaxHops)
+        if (loop.Verdict == LoopVerdict.TooManyHops)
         {
             await FailAsync(context, call, GatewayError.RoutingLoop,
                 $"SiteX gateway {self}: the call for party {target} service {call.Service} passed {hops} gateways ({DescribeVia(via)}), the limit is {_options.MaxHops}; check for a routing loop", style);
@@ -181,7 +181,7 @@ internal sealed class CallForwarder
         var plan = new ForwardingPlan(call)
         {
             Hops = hops,
-            Via = via.Length == 0 ? _identity.ViaEntry(self) : $"{via},{_identity.ViaEntry(self)}",
+            Via = loop.NextVia,
             AddTargetHeaders = addTargetHeaders,
             RequireTechProviderCode = requireTechProviderCode,
             Deadline = deadline,

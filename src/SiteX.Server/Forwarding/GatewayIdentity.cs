@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
+using SiteX.Protocol;
 using SiteX.Server.Configuration;
 
 namespace SiteX.Server.Forwarding;
@@ -6,8 +8,11 @@ namespace SiteX.Server.Forwarding;
 /// <summary>This gateway's name in <c>x-sitex-via</c> (loop detection): <c>party#instance</c>.</summary>
 internal sealed class GatewayIdentity
 {
+    private readonly int _maxHops;
+
     public GatewayIdentity(IOptions<SiteXOptions> options)
     {
+        _maxHops = options.Value.MaxHops;
         var configured = options.Value.InstanceId;
         InstanceId = string.IsNullOrWhiteSpace(configured) ? Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 4)) : configured;
     }
@@ -31,4 +36,35 @@ internal sealed class GatewayIdentity
 
         return false;
     }
+
+    /// <summary>Reads an arriving call's loop-detection headers (<c>x-sitex-hops</c>, <c>x-sitex-via</c>) once, for every
+    /// relay: the verdict, and the values the next hop gets.</summary>
+    public LoopCheck CheckLoop(IHeaderDictionary headers, string selfParty)
+    {
+        var via = headers[SiteXHeaders.Via].ToString();
+        var hops = 0;
+        var verdict = headers.TryGetValue(SiteXHeaders.Hops, out var hopsText) && !int.TryParse(hopsText, out hops) ? LoopVerdict.BadHops
+            : via.Length > 0 && IsIn(via) ? LoopVerdict.CameBack
+            : hops >= _maxHops ? LoopVerdict.TooManyHops
+            : LoopVerdict.None;
+        return new LoopCheck(verdict, hops, via, via.Length == 0 ? ViaEntry(selfParty) : $"{via},{ViaEntry(selfParty)}");
+    }
 }
+
+/// <summary>What a call's loop-detection headers say.</summary>
+internal enum LoopVerdict
+{
+    None = 0,
+    /// <summary><c>x-sitex-hops</c> is not a number.</summary>
+    BadHops,
+    /// <summary><c>x-sitex-via</c> names this gateway instance already.</summary>
+    CameBack,
+    /// <summary>The call passed <see cref="SiteXOptions.MaxHops"/> gateways.</summary>
+    TooManyHops,
+}
+
+/// <param name="Verdict">Whether the call may go on.</param>
+/// <param name="Hops">Gateways passed so far.</param>
+/// <param name="Via">The via list as it arrived.</param>
+/// <param name="NextVia">The via list the next hop gets (this gateway appended).</param>
+internal readonly record struct LoopCheck(LoopVerdict Verdict, int Hops, string Via, string NextVia);

@@ -40,7 +40,7 @@ internal readonly record struct RelayHop(RouteDestination Endpoint, int Hops, st
 /// HTTP invoke is relayed over gRPC), <c>x-ptp-uri</c> is always set (OSX omits it on relayed HTTP pushes), and a queue
 /// push is re-encoded for the next hop's transport (<see cref="PushPayload"/>).
 /// </summary>
-internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient http, GatewayIdentity identity, IOptions<SiteXOptions> options, ILogger<InvokeRelay> logger)
+internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient http, GatewayIdentity identity, ILogger<InvokeRelay> logger)
 {
     /// <summary>OSX's push uri over HTTP; SiteX also accepts it in <c>x-ptp-uri</c>.</summary>
     public const string ChanPushPath = "/v1/interconn/chan/push";
@@ -82,11 +82,10 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
     public bool TryResolve(HttpContext context, GatewayCall call, RouteTable table, string party, string service, out RelayHop hop, out InvokeReply failure)
     {
         var self = table.GatewayName;
-        var request = context.Request.Headers;
-        var via = request[SiteXHeaders.Via].ToString();
-        _ = int.TryParse(request[SiteXHeaders.Hops], NumberStyles.None, CultureInfo.InvariantCulture, out var hops);
+        var loop = identity.CheckLoop(context.Request.Headers, self);
+        var (hops, via) = (loop.Hops, loop.Via); // an unreadable count reads as 0: it is not this relay's business
         hop = default;
-        if ((via.Length > 0 && identity.IsIn(via)) || hops >= options.Value.MaxHops)
+        if (loop.Verdict is LoopVerdict.CameBack or LoopVerdict.TooManyHops || (loop.Verdict == LoopVerdict.BadHops && via.Length > 0 && identity.IsIn(via)))
         {
             failure = InvokeReply.Failed(GatewayError.RoutingLoop,
                 $"SiteX gateway {self}: routing loop for party {party}: the call came back after {CallForwarder.DescribeVia(via)}; check the routes for party {party} at these gateways");
@@ -103,7 +102,7 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
         var endpoint = match.Group.Pick();
         call.Endpoint = endpoint;
         call.ToPeerGateway = !table.IsSelf(party);
-        hop = new RelayHop(endpoint, hops, via.Length == 0 ? identity.ViaEntry(self) : $"{via},{identity.ViaEntry(self)}");
+        hop = new RelayHop(endpoint, hops, loop.NextVia);
         failure = default;
         return true;
     }
