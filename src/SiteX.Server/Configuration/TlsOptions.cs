@@ -56,6 +56,12 @@ public sealed class TlsOptions
     /// certificate's only DNS SAN is the party.</summary>
     public string PartyDnsSuffix { get; set; } = "";
 
+    /// <summary>Whether a call may come in with no proof of its party at all (possible only with
+    /// <see cref="ClientCertificate"/> <c>Optional</c>: no client certificate and no signed request token). Off by
+    /// default: such a call is refused as <c>unauthenticated</c>. On, its source is taken as claimed, as a Java OSX
+    /// with one-way TLS does.</summary>
+    public bool AllowUnprovenPeers { get; set; }
+
     /// <summary>Parties (such as an exchange) whose connections may carry calls whose source is another party.</summary>
     public List<string> TrustedRelays { get; set; } = [];
 
@@ -72,8 +78,9 @@ public enum ClientCertificateRequirement
     /// <summary>A connection without a valid client certificate is refused during the handshake.</summary>
     Required = 0,
 
-    /// <summary>A connection may come without a certificate; its calls then have no proven party, and their source is
-    /// taken as claimed. A certificate that is presented must still be valid.</summary>
+    /// <summary>A connection may come without a certificate; its calls must then prove their party with a signed
+    /// request token, unless <see cref="TlsOptions.AllowUnprovenPeers"/> lets them in unproven with their source taken
+    /// as claimed. A certificate that is presented must still be valid.</summary>
     Optional = 1,
 }
 

@@ -14,4 +14,9 @@ public sealed class TokenOptions
 
     /// <summary>Most nonces remembered at once; beyond it new tokens are refused (fail closed) until old ones expire.</summary>
     public int ReplayCacheCapacity { get; set; } = 1_000_000;
+
+    /// <summary>Largest body whose digest a token signs. This gateway signs the digest of the bodies it composes up to
+    /// this size (larger ones, and streams it forwards, go as <c>UNSIGNED-PAYLOAD</c>); a received token that signs the
+    /// digest of a larger body is refused, as the body would have to be held in memory to check it.</summary>
+    public int MaxSignedBodyBytes { get; set; } = 4 * 1024 * 1024;
 }

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Inter-site TLS and peer identity log events, ids 1400-1419. Next free id: 1414.</summary>
+/// <summary>Inter-site TLS and peer identity log events, ids 1400-1419. Next free id: 1417.</summary>
 internal static partial class TlsLog
 {
     [LoggerMessage(1400, LogLevel.Information, "Inter-site TLS ports closed: no certificate configured (set --tls-cert, --tls-key and --tls-ca, or Tls:Pkcs12File, to open the TLS gRPC and HTTPS ports)", EventName = "TlsPortsClosed")]
@@ -46,4 +46,13 @@ internal static partial class TlsLog
 
     [LoggerMessage(1413, LogLevel.Warning, "TLS certificate {Thumbprint} ({Subject}) expires on {NotAfter:u}, in {Days} day(s); replace the file before then (it is reloaded without a restart)", EventName = "TlsCertificateExpiresSoon")]
     public static partial void ExpiresSoon(ILogger logger, string thumbprint, string subject, DateTime notAfter, int days);
+
+    [LoggerMessage(1414, LogLevel.Warning, "Call {Path} on the inter-site port refused: {Reason} (the token names party {Party})", EventName = "TokenRefused")]
+    public static partial void TokenRefused(ILogger logger, string path, string party, string reason);
+
+    [LoggerMessage(1415, LogLevel.Warning, "Call {Path} on the inter-site port refused: {Reason}; trace {TraceId}", EventName = "Unauthenticated")]
+    public static partial void Unauthenticated(ILogger logger, string path, string reason, string? traceId);
+
+    [LoggerMessage(1416, LogLevel.Warning, "No request token for the call to party {Target} through the gateway of party {Peer}: no key shared with it is valid now (Tokens:Keys NotBefore/NotAfter); the call goes unsigned", EventName = "TokenKeyUnavailable")]
+    public static partial void TokenKeyUnavailable(ILogger logger, string target, string peer);
 }

@@ -39,12 +39,14 @@ internal sealed class CallForwarder
     private readonly SiteXOptions _options;
     private readonly ILogger<CallForwarder> _logger;
     private readonly PermissionGate _permissions;
+    private readonly RequestTokens _tokens;
     private readonly ForwarderRequestConfig _http2;
     private readonly ForwarderRequestConfig _http11;
     private readonly ForwarderRequestConfig _http11OrHigher;
 
-    public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, GatewayIdentity identity, PermissionGate permissions, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
+    public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, GatewayIdentity identity, PermissionGate permissions, RequestTokens tokens, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
     {
+        _tokens = tokens;
         _forwarder = forwarder;
         _permissions = permissions;
         _clients = clients;
@@ -185,6 +187,7 @@ internal sealed class CallForwarder
             AddTargetHeaders = addTargetHeaders,
             RequireTechProviderCode = requireTechProviderCode,
             Deadline = deadline,
+            Signer = _tokens.SignerFor(match.Group, endpoint, match.Group.IsPeerGateway) is { } peer ? new TokenSigner(_tokens, peer, self) : null,
         };
         context.Features.Set(plan);
 

@@ -38,4 +38,7 @@ public enum GatewayError
     /// <summary>The route table's <c>permission</c> rules do not let the calling (party, service) reach the target
     /// (party, service).</summary>
     PermissionDenied = 14,
+    /// <summary>A call on an inter-site port carries a credential that was refused (a request token that is expired,
+    /// replayed, badly signed or does not match its body), or no proof of its party where one is required.</summary>
+    Unauthenticated = 15,
 }

@@ -22,6 +22,7 @@ public static class GatewayErrors
         GatewayError.TooLarge => StatusCode.ResourceExhausted,
         GatewayError.IdentityMismatch or GatewayError.LocalOnly => StatusCode.PermissionDenied,
         GatewayError.PermissionDenied => StatusCode.PermissionDenied,
+        GatewayError.Unauthenticated => StatusCode.Unauthenticated,
         _ => StatusCode.Internal,
     };
 
@@ -34,7 +35,7 @@ public static class GatewayErrors
         GatewayError.NoRoute => PtpCodes.RouterError,
         GatewayError.RoutingLoop => PtpCodes.CycleRouteError,
         GatewayError.NextHopUnreachable or GatewayError.NextHopFailed or GatewayError.NextHopTimeout => PtpCodes.NetError,
-        GatewayError.PermissionDenied => PtpCodes.Unauthorized,
+        GatewayError.PermissionDenied or GatewayError.Unauthenticated => PtpCodes.Unauthorized,
         _ => PtpCodes.SystemError,
     };
 
@@ -51,6 +52,7 @@ public static class GatewayErrors
         GatewayError.TooLarge => StatusCodes.Status413PayloadTooLarge,
         GatewayError.IdentityMismatch or GatewayError.LocalOnly => StatusCodes.Status403Forbidden,
         GatewayError.PermissionDenied => StatusCodes.Status403Forbidden,
+        GatewayError.Unauthenticated => StatusCodes.Status401Unauthorized,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -71,6 +73,7 @@ public static class GatewayErrors
         GatewayError.IdentityMismatch => "identity_mismatch",
         GatewayError.LocalOnly => "local_only",
         GatewayError.PermissionDenied => "permission_denied",
+        GatewayError.Unauthenticated => "unauthenticated",
         _ => "internal",
     };
 }

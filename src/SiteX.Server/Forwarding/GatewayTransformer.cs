@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 using SiteX.Protocol;
+using SiteX.Server.Security;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding;
@@ -10,7 +11,8 @@ namespace SiteX.Server.Forwarding;
 /// Adjusts a forwarded request: the next hop's own authority as <c>Host</c>, the hop counter and via list (loop
 /// detection), the target headers the next gateway routes by (when this gateway routed by a binding or a Packet), the
 /// remaining deadline, the tech-provider code a Java OSX next hop insists on, and, for a call from a proven peer that
-/// named no source, <c>x-ptp-source-node-id</c> with its source. YARP already drops the hop-by-hop
+/// named no source, <c>x-ptp-source-node-id</c> with its source; and the request token of a peer that signs
+/// (<see cref="RequestTokens"/>). YARP already drops the hop-by-hop
 /// headers (<c>Connection</c>, <c>Keep-Alive</c>, <c>Transfer-Encoding</c>, <c>TE</c>, <c>Upgrade</c>,
 /// <c>Proxy-*</c>); this also drops the headers an HTTP/1.1 message names in its <c>Connection</c> header, both ways
 /// (RFC 9110 7.6.1). One shared instance: per-call data comes from the <see cref="ForwardingPlan"/> feature.
@@ -70,6 +72,21 @@ internal sealed class GatewayTransformer : HttpTransformer
             headers.Remove("grpc-timeout");
             headers.TryAddWithoutValidation("grpc-timeout", GrpcDeadline.Format(deadline - DateTime.UtcNow));
         }
+
+        // Request tokens are hop by hop: the one that came in was for this gateway. A peer this gateway shares a key
+        // with gets a fresh one, over the request as it leaves (the body is a stream, so its digest is not signed).
+        if (headers.NonValidated.TryGetValues(PtpHeaders.Token, out var tokens) && tokens.Any(RequestTokens.IsHopToken))
+        {
+            headers.Remove(PtpHeaders.Token);
+            headers.Remove(RequestToken.DigestHeader);
+        }
+
+        if (plan.Signer is { } signer)
+        {
+            // YARP fills in the URI only after the transform: the token must sign the one that is sent.
+            proxyRequest.RequestUri ??= RequestUtilities.MakeDestinationAddress(destinationPrefix, httpContext.Request.Path, httpContext.Request.QueryString);
+            signer.Tokens.SignInto(headers, signer.Peer, signer.Self, proxyRequest.Method.Method, proxyRequest.RequestUri.PathAndQuery, RequestToken.UnsignedPayload);
+        }
     }
 
     private static bool NamesSource(IHeaderDictionary headers) =>
@@ -102,6 +119,10 @@ internal sealed class GatewayTransformer : HttpTransformer
     }
 }
 
+/// <summary>Who signs a forwarded request: this gateway (<paramref name="Self"/>) with the key it shares with
+/// <paramref name="Peer"/>.</summary>
+internal sealed record TokenSigner(RequestTokens Tokens, string Peer, string Self);
+
 /// <summary>How one call is forwarded; set as a request feature for the transformer.</summary>
 internal sealed class ForwardingPlan(GatewayCall call)
 {
@@ -117,6 +138,9 @@ internal sealed class ForwardingPlan(GatewayCall call)
     public bool RequireTechProviderCode { get; init; }
 
     public DateTime? Deadline { get; init; }
+
+    /// <summary>Signs the request for the next hop, a peer gateway this gateway shares a token key with.</summary>
+    public TokenSigner? Signer { get; init; }
 
     /// <summary>Set once the next hop's whole response (body and trailers) has been copied to the caller.</summary>
     public bool ResponseCompleted { get; set; }

@@ -29,6 +29,21 @@ internal sealed class InterconnClient(NextHopClientPool clients, IOptions<SiteXO
         return url.AbsolutePath is "" or "/" ? new Uri(url, InvokePath) : url;
     }
 
+    /// <summary>The digest of the invoke body <see cref="InvokeContent"/> writes for <paramref name="payload"/>, or
+    /// <see cref="RequestToken.UnsignedPayload"/> when that body is larger than <paramref name="maxSignedBytes"/>.</summary>
+    public static string BodyDigest(ByteString payload, int maxSignedBytes)
+    {
+        using var content = new InvokeContent(payload);
+        if (content.Length > maxSignedBytes)
+        {
+            return RequestToken.UnsignedPayload;
+        }
+
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        content.Write(hash.AppendData);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
     public async Task<InvokeReply> InvokeAsync(RouteDestination endpoint, IReadOnlyList<KeyValuePair<string, string>> headers, ByteString payload, DateTime? deadline,
         string self, string target, string? traceId, CancellationToken cancellationToken)
     {
@@ -124,6 +139,7 @@ internal sealed class InterconnClient(NextHopClientPool clients, IOptions<SiteXO
     {
         private static readonly byte[] s_prefix = "{\"payload\":\""u8.ToArray();
         private static readonly byte[] s_suffix = "\"}"u8.ToArray();
+        private const int Chunk = 48 * 1024; // a multiple of 3: each chunk encodes without padding
         private readonly ByteString _payload;
 
         public InvokeContent(ByteString payload)
@@ -136,23 +152,43 @@ internal sealed class InterconnClient(NextHopClientPool clients, IOptions<SiteXO
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
             await stream.WriteAsync(s_prefix, cancellationToken);
-            const int chunk = 48 * 1024; // a multiple of 3: each chunk encodes without padding
-            var encoded = new byte[chunk / 3 * 4];
-            for (var offset = 0; offset < _payload.Length; offset += chunk)
+            var encoded = new byte[Chunk / 3 * 4];
+            for (var offset = 0; offset < _payload.Length; offset += Chunk)
             {
-                var part = _payload.Memory.Slice(offset, Math.Min(chunk, _payload.Length - offset));
-                System.Buffers.Text.Base64.EncodeToUtf8(part.Span, encoded, out _, out var written);
-                await stream.WriteAsync(encoded.AsMemory(0, written), cancellationToken);
+                await stream.WriteAsync(Encode(offset, encoded), cancellationToken);
             }
 
             await stream.WriteAsync(s_suffix, cancellationToken);
         }
 
+        /// <summary>The same bytes as <see cref="SerializeToStreamAsync(Stream, TransportContext?, CancellationToken)"/>,
+        /// to a synchronous sink (a hash).</summary>
+        public void Write(Action<ReadOnlySpan<byte>> sink)
+        {
+            sink(s_prefix);
+            var encoded = new byte[Chunk / 3 * 4];
+            for (var offset = 0; offset < _payload.Length; offset += Chunk)
+            {
+                sink(Encode(offset, encoded).Span);
+            }
+
+            sink(s_suffix);
+        }
+
+        private ReadOnlyMemory<byte> Encode(int offset, byte[] encoded)
+        {
+            var part = _payload.Memory.Slice(offset, Math.Min(Chunk, _payload.Length - offset));
+            System.Buffers.Text.Base64.EncodeToUtf8(part.Span, encoded, out _, out var written);
+            return encoded.AsMemory(0, written);
+        }
+
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        public long Length => s_prefix.Length + ((long)_payload.Length + 2) / 3 * 4 + s_suffix.Length;
 
         protected override bool TryComputeLength(out long length)
         {
-            length = s_prefix.Length + ((long)_payload.Length + 2) / 3 * 4 + s_suffix.Length;
+            length = Length;
             return true;
         }
     }

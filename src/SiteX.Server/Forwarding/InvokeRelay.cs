@@ -30,8 +30,9 @@ internal sealed record InvokeMessage(string UriPath, ByteString Payload)
     public string? Source { get; init; }
 }
 
-/// <summary>The next hop chosen for a relayed call, and the loop-detection headers it must carry.</summary>
-internal readonly record struct RelayHop(RouteDestination Endpoint, int Hops, string Via);
+/// <summary>The next hop chosen for a relayed call, the loop-detection headers it must carry, and the peer whose
+/// shared key signs it (null: unsigned).</summary>
+internal readonly record struct RelayHop(RouteDestination Endpoint, int Hops, string Via, string? Signer = null);
 
 /// <summary>
 /// Sends an <c>invoke</c> to a remote party's gateway in whatever protocol its route speaks: gRPC
@@ -40,7 +41,7 @@ internal readonly record struct RelayHop(RouteDestination Endpoint, int Hops, st
 /// HTTP invoke is relayed over gRPC), <c>x-ptp-uri</c> is always set (OSX omits it on relayed HTTP pushes), and a queue
 /// push is re-encoded for the next hop's transport (<see cref="PushPayload"/>).
 /// </summary>
-internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient http, GatewayIdentity identity, ILogger<InvokeRelay> logger)
+internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient http, GatewayIdentity identity, RequestTokens tokens, ILogger<InvokeRelay> logger)
 {
     /// <summary>OSX's push uri over HTTP; SiteX also accepts it in <c>x-ptp-uri</c>.</summary>
     public const string ChanPushPath = "/v1/interconn/chan/push";
@@ -102,7 +103,7 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
         var endpoint = match.Group.Pick();
         call.Endpoint = endpoint;
         call.ToPeerGateway = !table.IsSelf(party);
-        hop = new RelayHop(endpoint, hops, loop.NextVia);
+        hop = new RelayHop(endpoint, hops, loop.NextVia, tokens.SignerFor(match.Group, endpoint, call.ToPeerGateway));
         failure = default;
         return true;
     }
@@ -135,6 +136,14 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
         var headers = Headers(context.Request.Headers, message, target, hop, overHttp);
         DateTime? deadline = GrpcDeadline.TryParse(context.Request.Headers["grpc-timeout"], out var timeout) ? DateTime.UtcNow + timeout : null;
         call.RequestBytes = payload.Length;
+        if (hop.Signer is { } peer)
+        {
+            var (path, digest) = overHttp
+                ? (InterconnClient.InvokeUri(hop.Endpoint).PathAndQuery, InterconnClient.BodyDigest(payload, tokens.MaxSignedBodyBytes))
+                : (PtpMethods.Invoke, tokens.GrpcBodyDigest(new Inbound { Payload = payload }));
+            tokens.SignInto(headers, peer, self, path, digest);
+        }
+
         if (overHttp)
         {
             var reply = await http.InvokeAsync(hop.Endpoint, headers, payload, deadline, self, target, call.TraceId, context.RequestAborted);
@@ -191,6 +200,7 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
             {
                 PtpHeaders.TargetNodeId => message.Target ?? request[name].ToString(),
                 PtpHeaders.SourceNodeId when message.Source is not null => message.Source,
+                PtpHeaders.Token when RequestTokens.IsHopToken(request[name].ToString()) => "", // it was for this gateway
                 _ => request[name].ToString(),
             };
             if (value.Length > 0)

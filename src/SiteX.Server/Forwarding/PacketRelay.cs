@@ -62,8 +62,10 @@ internal sealed class PacketRelay(InvokeRelay relay, NextHopClientPool clients)
             }
         }
 
+        // A gRPC hop here is a service of this site (a Packet for a peer gateway is either forwarded as it came or,
+        // to an HTTP peer, converted above): nothing to sign.
         var headers = new Grpc.Core.Metadata();
-        foreach (var (name, value) in InvokeRelay.Headers(context.Request.Headers, new InvokeMessage(PtpMethods.PacketUnaryCall, Google.Protobuf.ByteString.Empty), party, hop, overHttp: false))
+        foreach (var (name, value) in InvokeRelay.Headers(context.Request.Headers, new InvokeMessage(PtpMethods.PacketUnaryCall, ByteString.Empty), party, hop, overHttp: false))
         {
             if (name != PtpHeaders.Uri)
             {

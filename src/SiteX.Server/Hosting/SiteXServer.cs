@@ -258,9 +258,9 @@ public sealed class SiteXServer : IAsyncDisposable
         ValidateTlsOptions(options, errors);
         SiteX.Server.Security.PeerKeyRing.Create(options.Tokens.Keys, out var tokenErrors);
         errors.AddRange(tokenErrors);
-        if (options.Tokens.Window <= TimeSpan.Zero || options.Tokens.ReplayCacheCapacity < 1)
+        if (options.Tokens.Window <= TimeSpan.Zero || options.Tokens.ReplayCacheCapacity < 1 || options.Tokens.MaxSignedBodyBytes < 0)
         {
-            errors.Add("Tokens: Window must be positive and ReplayCacheCapacity at least 1");
+            errors.Add("Tokens: Window must be positive, ReplayCacheCapacity at least 1 and MaxSignedBodyBytes not negative");
         }
 
         if (errors.Count > 0)

@@ -40,6 +40,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<TlsMaterialManager>();
         services.TryAddSingleton<TlsHandshakes>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPeerAuthenticator, CertificatePeerAuthenticator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPeerAuthenticator, TokenPeerAuthenticator>());
         services.TryAddSingleton<InterSiteGuard>();
         services.TryAddSingleton<GrpcPlane>();
         services.TryAddSingleton<CallPipeline>();

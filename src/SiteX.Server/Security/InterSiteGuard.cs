@@ -13,7 +13,7 @@ namespace SiteX.Server.Security;
 
 /// <summary>
 /// The one place where a call on an inter-site port is admitted: it proves the peer's party
-/// (<see cref="IPeerAuthenticator"/>, the client certificate first), refuses local operations, and makes every source
+/// (<see cref="IPeerAuthenticator"/>: the client certificate, the signed request token), refuses local operations, and makes every source
 /// the call claims (<c>x-ptp-source-node-id</c>, <c>x-ptp-from-node-id</c>, <c>x-ptp-source-inst-id</c>, FATE's
 /// <c>src-party-id</c>; and, checked by the planes when they read it, a Packet's <c>src.partyId</c> or
 /// <c>RollSiteHeader.srcPartyId</c>) equal the proven party, unless that party is a trusted relay. A call that claims
@@ -25,6 +25,7 @@ internal sealed class InterSiteGuard
 
     private readonly IPeerAuthenticator[] _authenticators;
     private readonly FrozenSet<string> _relays;
+    private readonly bool _allowUnproven;
     private readonly RouteTableManager _routes;
     private readonly ILogger<InterSiteGuard> _logger;
 
@@ -32,6 +33,7 @@ internal sealed class InterSiteGuard
     {
         _authenticators = [.. authenticators];
         _relays = options.Value.Tls.TrustedRelays.ToFrozenSet(StringComparer.Ordinal);
+        _allowUnproven = options.Value.Tls.AllowUnprovenPeers;
         _routes = routes;
         _logger = logger;
     }
@@ -40,19 +42,14 @@ internal sealed class InterSiteGuard
     public async ValueTask<bool> AdmitAsync(HttpContext context, GatewayCall call)
     {
         call.Ingress = IngressKind.InterSite;
-        foreach (var authenticator in _authenticators)
+        call.TraceId = CallHeaders.Get(context.Request.Headers, PtpHeaders.TraceId);
+        if (!await ProveAsync(context, call))
         {
-            if (await authenticator.AuthenticateAsync(context, context.RequestAborted) is { } identity)
-            {
-                call.PeerParty = identity.Party;
-                call.PeerProof = identity.Proof;
-                break;
-            }
+            return false;
         }
 
         var path = context.Request.Path.Value ?? "";
         var headers = context.Request.Headers;
-        call.TraceId = CallHeaders.Get(headers, PtpHeaders.TraceId);
         if (IsLocalOnly(path))
         {
             call.Uri = path;
@@ -82,8 +79,61 @@ internal sealed class InterSiteGuard
         return true;
     }
 
+    /// <summary>
+    /// Runs every authenticator and sets the call's proven party. False, after answering
+    /// <see cref="GatewayError.Unauthenticated"/>, when a credential is refused or (unless
+    /// <see cref="TlsOptions.AllowUnprovenPeers"/>) none proves the party; <see cref="GatewayError.IdentityMismatch"/>
+    /// when two credentials prove different parties.
+    /// </summary>
+    private async ValueTask<bool> ProveAsync(HttpContext context, GatewayCall call)
+    {
+        var path = context.Request.Path.Value ?? "";
+        PeerIdentity? proven = null;
+        foreach (var authenticator in _authenticators)
+        {
+            var result = await authenticator.AuthenticateAsync(context, context.RequestAborted);
+            if (result.Refusal is { } refusal)
+            {
+                return await RefuseAsync(context, call, path, GatewayError.Unauthenticated, $"SiteX gateway {_routes.Current.GatewayName}: {refusal}");
+            }
+
+            if (result.Identity is not { } identity)
+            {
+                continue;
+            }
+
+            if (proven is not null && !string.Equals(proven.Party, identity.Party, StringComparison.Ordinal))
+            {
+                return await RefuseAsync(context, call, path, GatewayError.IdentityMismatch,
+                    $"SiteX gateway {_routes.Current.GatewayName}: the caller's {Describe(proven.Proof)} proves party {proven.Party} but its {Describe(identity.Proof)} proves party {identity.Party}; a call carries one identity");
+            }
+
+            proven ??= identity;
+        }
+
+        if (proven is null)
+        {
+            return _allowUnproven || await RefuseAsync(context, call, path, GatewayError.Unauthenticated,
+                $"SiteX gateway {_routes.Current.GatewayName}: the call proves no party: it has no client certificate and no SiteX request token (x-ptp-token); a peer gateway must present one");
+        }
+
+        call.PeerParty = proven.Party;
+        call.PeerProof = proven.Proof;
+        return true;
+    }
+
+    private async Task<bool> RefuseAsync(HttpContext context, GatewayCall call, string path, GatewayError error, string message)
+    {
+        call.Uri = path;
+        TlsLog.Unauthenticated(_logger, RouteTableParser.Truncate(path), message, call.TraceId);
+        await ErrorResponder.WriteAsync(context, call, error, message, ErrorResponder.StyleFor(context, path));
+        return false;
+    }
+
+    private static string Describe(PeerProof proof) => proof == PeerProof.Token ? "request token" : "client certificate";
+
     /// <summary>True when <paramref name="claimed"/> may be the source of a call from this call's peer: it is the peer
-    /// itself, the peer is a trusted relay, or nothing proved the peer (an optional client certificate not given).</summary>
+    /// itself, the peer is a trusted relay, or nothing proved the peer (<see cref="TlsOptions.AllowUnprovenPeers"/>).</summary>
     public bool IsAllowedSource(GatewayCall call, string claimed) =>
         call.PeerParty is null || string.Equals(claimed, call.PeerParty, StringComparison.Ordinal) || _relays.Contains(call.PeerParty);
 
@@ -96,8 +146,7 @@ internal sealed class InterSiteGuard
     public string ReportMismatch(HttpContext context, GatewayCall call, string claimed, string field)
     {
         TlsLog.IdentityMismatch(_logger, RouteTableParser.Truncate(context.Request.Path.Value ?? ""), call.PeerParty!, RouteTableParser.Truncate(claimed), field, call.TraceId);
-        var proof = call.PeerProof == PeerProof.Token ? "its token" : "its client certificate";
-        return $"SiteX gateway {_routes.Current.GatewayName}: the caller is party {call.PeerParty} (proven by {proof}) but {field} names party {RouteTableParser.Truncate(claimed)}; a peer gateway may only send calls as itself";
+        return $"SiteX gateway {_routes.Current.GatewayName}: the caller is party {call.PeerParty} (proven by its {Describe(call.PeerProof)}) but {field} names party {RouteTableParser.Truncate(claimed)}; a peer gateway may only send calls as itself";
     }
 
     /// <summary>Operations only a site's own services may use: queue pop, peek and release on either binding, and OSX's

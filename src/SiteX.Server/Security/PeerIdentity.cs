@@ -7,17 +7,27 @@ namespace SiteX.Server.Security;
 /// id).</summary>
 public sealed record PeerIdentity(string Party, PeerProof Proof, string Evidence);
 
+/// <summary>What one <see cref="IPeerAuthenticator"/> made of a call: no credential of its kind
+/// (<see cref="None"/>), a proven party, or a credential it refused (with the reason, safe to tell the caller).</summary>
+public readonly record struct PeerAuthentication(PeerIdentity? Identity, string? Refusal)
+{
+    public static PeerAuthentication None => default;
+
+    public static PeerAuthentication Proven(PeerIdentity identity) => new(identity, null);
+
+    public static PeerAuthentication Refused(string reason) => new(null, reason);
+}
+
 /// <summary>
-/// Proves which party a call on an inter-site port comes from. The client-certificate authenticator is built in; a
-/// signed-token verifier is meant to be a second implementation, registered with
-/// <c>services.TryAddEnumerable(ServiceDescriptor.Singleton&lt;IPeerAuthenticator, ...&gt;())</c>. Authenticators run in
-/// registration order; the first that returns an identity sets <see cref="GatewayCall.PeerParty"/> and
-/// <see cref="GatewayCall.PeerProof"/>. None of them ever reads a party from a header the caller set itself.
+/// Proves which party a call on an inter-site port comes from: the client certificate
+/// (<see cref="CertificatePeerAuthenticator"/>) and the signed request token (<see cref="TokenPeerAuthenticator"/>),
+/// registered with <c>services.TryAddEnumerable(ServiceDescriptor.Singleton&lt;IPeerAuthenticator, ...&gt;())</c>.
+/// <see cref="InterSiteGuard"/> runs every one of them: a refused credential refuses the call, and credentials that
+/// prove different parties refuse it too. None of them ever reads a party from a header the caller set itself.
 /// </summary>
 public interface IPeerAuthenticator
 {
-    /// <summary>The proven peer of this call, or null when this authenticator has no credential to check.</summary>
-    ValueTask<PeerIdentity?> AuthenticateAsync(HttpContext context, CancellationToken cancellationToken);
+    ValueTask<PeerAuthentication> AuthenticateAsync(HttpContext context, CancellationToken cancellationToken);
 }
 
 /// <summary>The peer proven during a connection's TLS handshake; a connection feature, so every call on the
@@ -31,6 +41,6 @@ internal sealed class CertificatePeerFeature(PeerIdentity identity)
 /// <see cref="TlsHandshakes"/>).</summary>
 internal sealed class CertificatePeerAuthenticator : IPeerAuthenticator
 {
-    public ValueTask<PeerIdentity?> AuthenticateAsync(HttpContext context, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(context.Features.Get<CertificatePeerFeature>()?.Identity);
+    public ValueTask<PeerAuthentication> AuthenticateAsync(HttpContext context, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(context.Features.Get<CertificatePeerFeature>()?.Identity is { } identity ? PeerAuthentication.Proven(identity) : PeerAuthentication.None);
 }

@@ -48,7 +48,20 @@ internal static class RequestToken
 
     private const int NonceBytes = 16;
 
+    private static readonly System.Buffers.SearchValues<char> s_hexDigits = System.Buffers.SearchValues.Create("0123456789abcdef");
+
     public static string BodyDigest(ReadOnlySpan<byte> body) => Convert.ToHexStringLower(SHA256.HashData(body));
+
+    /// <summary>Whether an <c>x-ptp-token</c> value is a SiteX request token (any other value is opaque to SiteX).</summary>
+    public static bool IsRequestToken([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? token) =>
+        token is not null && token.StartsWith(Version + ":", StringComparison.Ordinal);
+
+    /// <summary>Whether a digest header value is <see cref="UnsignedPayload"/> or 64 lower-case hex digits.</summary>
+    public static bool IsDigest(string value) =>
+        value == UnsignedPayload || (value.Length == 64 && value.AsSpan().IndexOfAnyExcept(s_hexDigits) < 0);
+
+    /// <summary>The party a token claims to be from (for logs), or "" when it has none.</summary>
+    public static string ClaimedParty(string token) => token.Split(':') is { Length: > 1 } parts ? parts[1] : "";
 
     /// <summary>A fresh token for <paramref name="request"/> signed with <paramref name="key"/> at <paramref name="now"/>.</summary>
     public static string Create(PeerKey key, SignedRequest request, DateTimeOffset now)
@@ -62,10 +75,11 @@ internal static class RequestToken
     }
 
     /// <summary>Checks <paramref name="token"/> for <paramref name="request"/> (its <c>From</c> is ignored: the party is
-    /// the token's); on success <paramref name="party"/> is the proven party.</summary>
-    public static TokenCheck Verify(string? token, SignedRequest request, PeerKeyRing keys, NonceCache nonces, DateTimeOffset now, TimeSpan window, out string? party)
+    /// the token's); on success <paramref name="party"/> is the proven party and <paramref name="keyId"/> the key that signed.</summary>
+    public static TokenCheck Verify(string? token, SignedRequest request, PeerKeyRing keys, NonceCache nonces, DateTimeOffset now, TimeSpan window, out string? party, out string? keyId)
     {
         party = null;
+        keyId = null;
         if (string.IsNullOrEmpty(token))
         {
             return TokenCheck.Missing;
@@ -121,6 +135,7 @@ internal static class RequestToken
         }
 
         party = claimed;
+        keyId = key.Id;
         return TokenCheck.Ok;
     }
 

@@ -1,12 +1,21 @@
+using System.Buffers.Binary;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SiteX.Protocol;
 using SiteX.Server.Configuration;
+using SiteX.Server.Diagnostics;
+using SiteX.Server.Routing;
 
 namespace SiteX.Server.Security;
 
 /// <summary>
 /// This gateway's signed request tokens: signs requests to peers it shares a key with and verifies requests from them.
 /// Tokens are hop by hop: the signer is the adjacent gateway (an exchange re-signs with its own key), and the token
-/// is bound to the final target party, the method, the path and the body digest.
+/// is bound to the <c>x-ptp-target-node-id</c> the request carries, the method, the request target and the body digest.
+/// A SiteX token that came in is never passed on (<see cref="IsHopToken"/>); any other <c>x-ptp-token</c> is.
 /// </summary>
 internal sealed class RequestTokens
 {
@@ -14,8 +23,9 @@ internal sealed class RequestTokens
     private readonly NonceCache _nonces;
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
+    private readonly ILogger<RequestTokens> _logger;
 
-    public RequestTokens(IOptions<SiteXOptions> options, TimeProvider time)
+    public RequestTokens(IOptions<SiteXOptions> options, TimeProvider time, ILogger<RequestTokens> logger)
     {
         var settings = options.Value.Tokens;
         _keys = PeerKeyRing.Create(settings.Keys, out var errors);
@@ -27,25 +37,101 @@ internal sealed class RequestTokens
         _time = time;
         _window = settings.Window;
         _nonces = new NonceCache(time, settings.ReplayCacheCapacity);
+        _logger = logger;
+        MaxSignedBodyBytes = settings.MaxSignedBodyBytes;
     }
 
     /// <summary>Whether any peer key is configured.</summary>
     public bool Enabled => !_keys.IsEmpty;
 
+    /// <summary>Largest body whose digest is signed (<see cref="TokenOptions.MaxSignedBodyBytes"/>).</summary>
+    public int MaxSignedBodyBytes { get; }
+
     /// <summary>Whether requests to or from <paramref name="peer"/> can carry tokens.</summary>
     public bool SharesKeyWith(string peer) => _keys.Knows(peer);
 
-    /// <summary>A token for a request from <paramref name="self"/> to <paramref name="target"/> carried by the gateway
-    /// of <paramref name="peer"/>, or null when no key shared with that peer is valid now.</summary>
+    /// <summary>Whether an <c>x-ptp-token</c> value is a SiteX token, which belongs to one hop and is not forwarded.</summary>
+    public static bool IsHopToken(string? value) => RequestToken.IsRequestToken(value);
+
+    /// <summary>
+    /// The peer whose shared key signs calls to <paramref name="endpoint"/>: its pinned <c>peer_party</c>, else the party
+    /// of the route (not <c>default</c>: the gateway behind a default route is unknown until pinned). Null when the hop
+    /// is not a peer gateway or no key is shared with that peer.
+    /// </summary>
+    public string? SignerFor(RouteGroup group, RouteDestination endpoint, bool toPeerGateway)
+    {
+        if (!toPeerGateway || _keys.IsEmpty)
+        {
+            return null;
+        }
+
+        var peer = endpoint.Config.PeerParty ?? (group.Party == RouteTableParser.DefaultKey ? null : group.Party);
+        return peer is not null && _keys.Knows(peer) ? peer : null;
+    }
+
+    /// <summary>A token for a request from <paramref name="self"/> for <paramref name="target"/> carried by the gateway
+    /// of <paramref name="peer"/>, or null (logged) when no key shared with that peer is valid now.</summary>
     public string? Sign(string peer, string self, string target, string method, string path, string bodyDigest)
     {
         var now = _time.GetUtcNow();
         var key = _keys.ForSigning(peer, now);
-        return key is null ? null : RequestToken.Create(key, new SignedRequest(method, path, self, target, bodyDigest), now);
+        if (key is null)
+        {
+            TlsLog.TokenKeyUnavailable(_logger, target, peer);
+            return null;
+        }
+
+        return RequestToken.Create(key, new SignedRequest(method, path, self, target, bodyDigest), now);
+    }
+
+    /// <summary>Signs an outgoing request: its <c>x-ptp-token</c> and <c>x-sitex-content-sha256</c> replaced.</summary>
+    public void SignInto(HttpRequestHeaders headers, string peer, string self, string method, string path, string bodyDigest)
+    {
+        var target = headers.NonValidated.TryGetValues(PtpHeaders.TargetNodeId, out var values) ? values.FirstOrDefault() ?? "" : "";
+        headers.Remove(PtpHeaders.Token);
+        headers.Remove(RequestToken.DigestHeader);
+        if (Sign(peer, self, target, method, path, bodyDigest) is { } token)
+        {
+            headers.TryAddWithoutValidation(PtpHeaders.Token, token);
+            headers.TryAddWithoutValidation(RequestToken.DigestHeader, bodyDigest);
+        }
+    }
+
+    /// <summary>As <see cref="SignInto(HttpRequestHeaders, string, string, string, string, string)"/> for a header list
+    /// (a relayed call's gRPC metadata or HTTP headers).</summary>
+    public void SignInto(List<KeyValuePair<string, string>> headers, string peer, string self, string path, string bodyDigest)
+    {
+        var target = headers.Find(h => h.Key == PtpHeaders.TargetNodeId).Value ?? "";
+        headers.RemoveAll(h => h.Key is PtpHeaders.Token or RequestToken.DigestHeader);
+        if (Sign(peer, self, target, "POST", path, bodyDigest) is { } token)
+        {
+            headers.Add(new(PtpHeaders.Token, token));
+            headers.Add(new(RequestToken.DigestHeader, bodyDigest));
+        }
+    }
+
+    /// <summary>The digest of a unary gRPC request body (the 5-byte frame header and <paramref name="message"/>,
+    /// uncompressed, as the gRPC client sends it), or <see cref="RequestToken.UnsignedPayload"/> above
+    /// <see cref="MaxSignedBodyBytes"/>.</summary>
+    public string GrpcBodyDigest(IMessage message)
+    {
+        var size = message.CalculateSize();
+        if (size + 5L > MaxSignedBodyBytes)
+        {
+            return RequestToken.UnsignedPayload;
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> frame = stackalloc byte[5];
+        frame[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
+        hash.AppendData(frame);
+        hash.AppendData(message.ToByteArray());
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>Verifies the token of a request for <paramref name="target"/>; on success <paramref name="party"/> is the
-    /// proven signer.</summary>
-    public TokenCheck Verify(string? token, string target, string method, string path, string bodyDigest, out string? party) =>
-        RequestToken.Verify(token, new SignedRequest(method, path, "", target, bodyDigest), _keys, _nonces, _time.GetUtcNow(), _window, out party);
+    /// proven signer and <paramref name="keyId"/> its key.</summary>
+    public TokenCheck Verify(string? token, string target, string method, string path, string bodyDigest, out string? party, out string? keyId) =>
+        RequestToken.Verify(token, new SignedRequest(method, path, "", target, bodyDigest), _keys, _nonces, _time.GetUtcNow(), _window, out party, out keyId);
 }

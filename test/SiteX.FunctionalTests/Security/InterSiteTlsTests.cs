@@ -291,10 +291,10 @@ public sealed class InterSiteTlsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task OptionalClientCertificate_ConnectionWithoutOne_IsServedWithTheSourceAsClaimed()
+    public async Task OptionalClientCertificate_AllowUnprovenPeers_ConnectionWithoutOne_IsServedWithTheSourceAsClaimed()
     {
         await using var cluster = new TestCluster(output);
-        var site = await TlsSite.StartAsync(cluster, tls => tls.ClientCertificate = SiteX.Server.Configuration.ClientCertificateRequirement.Optional);
+        var site = await TlsSite.StartAsync(cluster, tls => (tls.ClientCertificate, tls.AllowUnprovenPeers) = (SiteX.Server.Configuration.ClientCertificateRequirement.Optional, true));
         using var anonymous = new PeerClient(null, site.Ca);
         using var peer = site.PeerA9999();
 

@@ -19,8 +19,8 @@ internal sealed record TlsSite(TestGateway B, RunningSample Echo, FakeFateServer
         StartAsync(cluster, (tls, _, _) => configure?.Invoke(tls));
 
     /// <summary>Starts B; <paramref name="configure"/> may change its TLS settings and write other certificate files
-    /// with the test's PKI and the sites' CA.</summary>
-    public static async Task<TlsSite> StartAsync(TestCluster cluster, Action<TlsOptions, TestPki, X509Certificate2> configure)
+    /// with the test's PKI and the sites' CA; <paramref name="gateway"/> may change its other settings.</summary>
+    public static async Task<TlsSite> StartAsync(TestCluster cluster, Action<TlsOptions, TestPki, X509Certificate2> configure, Action<SiteXOptions>? gateway = null)
     {
         var pki = new TestPki(cluster.Temp.Combine("pki"));
         var ca = pki.Authority("sites CA");
@@ -31,9 +31,16 @@ internal sealed record TlsSite(TestGateway B, RunningSample Echo, FakeFateServer
         var echo = await cluster.StartSampleAsync("echo-b");
         var fateflow = await cluster.StartFakeFateAsync("fateflow-b");
         var b = await cluster.StartGatewayAsync("B", PartyB, RouteJson.Osx(PartyB, new Route(PartyB, "echo", echo.Port), new Route(PartyB, "fateflow", fateflow.Port)),
-            configure: options => options.Tls = tls);
+            configure: options =>
+            {
+                options.Tls = tls;
+                gateway?.Invoke(options);
+            });
         return new TlsSite(b, echo, fateflow, pki, ca, server, peerA);
     }
+
+    /// <summary>The file of the CA that issued B's certificate, for routes to B's TLS ports.</summary>
+    public string CaFile => Pki.Path("ca.pem");
 
     /// <summary>A peer gateway of party 9999: A's certificate, trusting the sites' CA.</summary>
     public PeerClient PeerA9999() => new(PeerA, Ca);

@@ -21,7 +21,7 @@ public sealed class RequestTokenTests
     }
 
     private TokenCheck Verify(string? token, PeerKeyRing ring, NonceCache nonces, SignedRequest? request = null) =>
-        RequestToken.Verify(token, request ?? s_request, ring, nonces, _time.GetUtcNow(), s_window, out _);
+        RequestToken.Verify(token, request ?? s_request, ring, nonces, _time.GetUtcNow(), s_window, out _, out _);
 
     [Fact]
     public void AValidToken_ProvesItsParty_Once()
@@ -30,7 +30,7 @@ public sealed class RequestTokenTests
         var nonces = new NonceCache(_time);
         var token = RequestToken.Create(ring.ForSigning("9999", _time.GetUtcNow())!, s_request, _time.GetUtcNow());
 
-        Assert.Equal(TokenCheck.Ok, RequestToken.Verify(token, s_request with { From = "ignored" }, ring, nonces, _time.GetUtcNow(), s_window, out var party));
+        Assert.Equal(TokenCheck.Ok, RequestToken.Verify(token, s_request with { From = "ignored" }, ring, nonces, _time.GetUtcNow(), s_window, out var party, out _));
         Assert.Equal("9999", party);
         Assert.Equal(TokenCheck.Replayed, Verify(token, ring, nonces));
     }
@@ -180,7 +180,7 @@ public sealed class RequestTokensServiceTests
         new(Microsoft.Extensions.Options.Options.Create(new SiteX.Server.Configuration.SiteXOptions
         {
             Tokens = { Keys = [new PeerKeyConfig { Peer = peer, Id = "k1", Secret = s_secret }] },
-        }), time);
+        }), time, Microsoft.Extensions.Logging.Abstractions.NullLogger<RequestTokens>.Instance);
 
     [Fact]
     public void TwoGateways_SharingAKey_SignAndVerifyEachOthersRequests_BoundToTheTarget()
@@ -195,10 +195,10 @@ public sealed class RequestTokensServiceTests
         Assert.NotNull(token);
         Assert.True(atA.Enabled && atA.SharesKeyWith("10000") && !atA.SharesKeyWith("8888"));
         Assert.Null(atA.Sign("8888", "9999", "8888", "POST", "/x", digest));
-        Assert.Equal(TokenCheck.BadSignature, atB.Verify(token, "10001", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _));
-        Assert.Equal(TokenCheck.Ok, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out var party));
+        Assert.Equal(TokenCheck.BadSignature, atB.Verify(token, "10001", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _, out _));
+        Assert.Equal(TokenCheck.Ok, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out var party, out _));
         Assert.Equal("9999", party);
-        Assert.Equal(TokenCheck.Replayed, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _));
+        Assert.Equal(TokenCheck.Replayed, atB.Verify(token, "10000", "POST", "/org.ppc.ptp.PrivateTransferProtocol/invoke", digest, out _, out _));
     }
 
     [Fact]
