@@ -19,6 +19,7 @@ internal sealed class ServeSettings
     private const string AdminTokenVariable = "SITEX_ADMIN_TOKEN";
     private const string AdminTokenKey = "Admin:Token";
     private const string AdminTokenFileKey = "Admin:TokenFile";
+    private const string TokenKeyFileKey = "Tokens:KeyFile";
 
     public Option<FileInfo?> Config { get; } = new("--config") { Description = "JSON settings file (same names as the options, e.g. {\"grpcPort\": 9370, \"routeTable\": \"route_table.json\"})" };
     public Option<string?> RouteTable { get; } = new("--route-table") { Description = "Route table: an OSX route_table.json or a flat rule list; hot-reloaded on change" };
@@ -186,6 +187,7 @@ internal sealed class ServeSettings
         options.Tls.CaFile = Resolve(TlsKeys.CaFile, options.Tls.CaFile);
         options.Tls.Pkcs12File = Resolve(TlsKeys.Pkcs12File, options.Tls.Pkcs12File);
         options.Admin.TokenFile = Resolve(AdminTokenFileKey, options.Admin.TokenFile);
+        options.Tokens.KeyFile = Resolve(TokenKeyFileKey, options.Tokens.KeyFile);
         if (!fromEnvironment.ContainsKey(nameof(SiteXOptions.DataDir)) && !fromCommandLine.ContainsKey(nameof(SiteXOptions.DataDir)) && FileSets(configFile, nameof(SiteXOptions.DataDir)))
         {
             options.DataDir = Resolve(nameof(SiteXOptions.DataDir), options.DataDir)!;

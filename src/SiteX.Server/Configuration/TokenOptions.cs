@@ -9,6 +9,10 @@ public sealed class TokenOptions
     /// <summary>Keys shared with peers: each signs requests to that peer and verifies requests from it.</summary>
     public List<PeerKeyConfig> Keys { get; set; } = [];
 
+    /// <summary>A JSON file of more keys, <c>{"keys": [{"peer", "id", "secret", "notBefore"?, "notAfter"?}]}</c>, kept
+    /// out of the settings and reloaded when it changes (a bad edit is refused and the keys before it keep serving).</summary>
+    public string? KeyFile { get; set; }
+
     /// <summary>How far a token's time may be from this gateway's clock, either way; also how long a nonce is kept.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(5);
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Inter-site TLS and peer identity log events, ids 1400-1419. Next free id: 1417.</summary>
+/// <summary>Inter-site TLS and peer identity log events, ids 1400-1419. All ids are taken: new events go to a new range.</summary>
 internal static partial class TlsLog
 {
     [LoggerMessage(1400, LogLevel.Information, "Inter-site TLS ports closed: no certificate configured (set --tls-cert, --tls-key and --tls-ca, or Tls:Pkcs12File, to open the TLS gRPC and HTTPS ports)", EventName = "TlsPortsClosed")]
@@ -55,4 +55,13 @@ internal static partial class TlsLog
 
     [LoggerMessage(1416, LogLevel.Warning, "No request token for the call to party {Target} through the gateway of party {Peer}: no key shared with it is valid now (Tokens:Keys NotBefore/NotAfter); the call goes unsigned", EventName = "TokenKeyUnavailable")]
     public static partial void TokenKeyUnavailable(ILogger logger, string target, string peer);
+
+    [LoggerMessage(1417, LogLevel.Information, "Request token keys {Action}: {Count} key(s) shared with {Peers} from {Source}", EventName = "TokenKeysLoaded")]
+    public static partial void TokenKeysLoaded(ILogger logger, string action, int count, string peers, string source);
+
+    [LoggerMessage(1418, LogLevel.Error, "Changed token key file {File} rejected: {Reason}; the {Count} key(s) loaded before keep serving", EventName = "TokenKeysRejected")]
+    public static partial void TokenKeysRejected(ILogger logger, string file, string reason, int count);
+
+    [LoggerMessage(1419, LogLevel.Warning, "Token key file {File} is readable by other users; it holds secrets (chmod 600)", EventName = "TokenKeyFileReadable")]
+    public static partial void TokenKeyFileReadable(ILogger logger, string file);
 }

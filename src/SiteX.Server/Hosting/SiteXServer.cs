@@ -126,6 +126,7 @@ public sealed class SiteXServer : IAsyncDisposable
         {
             app.Services.GetRequiredService<RouteTableManager>().InitialLoad();
             app.Services.GetRequiredService<TlsMaterialManager>().InitialLoad();
+            app.Services.GetRequiredService<SiteX.Server.Security.RequestTokens>().Start();
             app.Services.GetRequiredService<AdminToken>().Initialize();
         }
         catch
@@ -256,7 +257,7 @@ public sealed class SiteXServer : IAsyncDisposable
         }
 
         ValidateTlsOptions(options, errors);
-        SiteX.Server.Security.PeerKeyRing.Create(options.Tokens.Keys, out var tokenErrors);
+        SiteX.Server.Security.TokenKeyFile.Load(options.Tokens, out var tokenErrors);
         errors.AddRange(tokenErrors);
         if (options.Tokens.Window <= TimeSpan.Zero || options.Tokens.ReplayCacheCapacity < 1 || options.Tokens.MaxSignedBodyBytes < 0)
         {

@@ -62,15 +62,16 @@ internal sealed class PeerKeyRing
 
     public bool IsEmpty => _byPeer.Count == 0;
 
-    /// <summary>Builds a ring, collecting every problem (with the entry's index) instead of stopping at the first.</summary>
-    public static PeerKeyRing Create(IReadOnlyList<PeerKeyConfig> keys, out IReadOnlyList<string> errors)
+    /// <summary>Builds a ring, collecting every problem (with the entry's place, by default <c>Tokens:Keys[i]</c>, or as
+    /// <paramref name="locate"/> names it) instead of stopping at the first.</summary>
+    public static PeerKeyRing Create(IReadOnlyList<PeerKeyConfig> keys, out IReadOnlyList<string> errors, Func<int, string>? locate = null)
     {
         var problems = new List<string>();
         var byPeer = new Dictionary<string, List<PeerKey>>(StringComparer.Ordinal);
         for (var i = 0; i < keys.Count; i++)
         {
             var key = keys[i];
-            var where = $"Tokens:Keys[{i}]";
+            var where = locate?.Invoke(i) ?? $"Tokens:Keys[{i}]";
             if (!RouteTableParser.IsValidId(key.Peer))
             {
                 problems.Add($"{where}.Peer: \"{RouteTableParser.Truncate(key.Peer)}\" is not a party id (1-128 letters, digits, '.', '_' or '-')");
@@ -165,4 +166,10 @@ internal sealed class PeerKeyRing
     }
 
     public bool Knows(string peer) => _byPeer.ContainsKey(peer);
+
+    /// <summary>How many keys the ring holds.</summary>
+    public int Count => _byPeer.Values.Sum(k => k.Length);
+
+    /// <summary>The peers with keys, for logs.</summary>
+    public IEnumerable<string> Peers => _byPeer.Keys.Order(StringComparer.Ordinal);
 }

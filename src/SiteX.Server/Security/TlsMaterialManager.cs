@@ -11,7 +11,7 @@ namespace SiteX.Server.Security;
 /// reload needs no restart and leaves established connections alone.
 /// </summary>
 /// <remarks>
-/// A reload: wait until the file events have been quiet for <see cref="TlsOptions.ReloadDelay"/>; read every file and
+/// A reload (<see cref="FileReloadLoop"/>): wait until the file events have been quiet for <see cref="TlsOptions.ReloadDelay"/>; read every file and
 /// hash the bytes; the same hash as the serving material (a touch, a rewrite with the same content, an unrelated file
 /// in the directory) does nothing. Otherwise parse and check exactly those bytes; a failure is retried with back-off
 /// (a file may be half written, or a key may be renamed into place before its certificate), and only when it persists
@@ -19,21 +19,14 @@ namespace SiteX.Server.Security;
 /// </remarks>
 internal sealed class TlsMaterialManager : IDisposable
 {
-    /// <summary>Delays between attempts to load changed files that do not load yet.</summary>
-    internal static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(800), TimeSpan.FromMilliseconds(1600)];
-
-    private const int MaxDebounceRestarts = 50;
-
     private readonly TlsOptions _options;
     private readonly ILogger<TlsMaterialManager> _logger;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
-    private readonly CancellationTokenSource _stopping = new();
-    private CertificateFileWatcher? _watcher;
+    private FileReloadLoop? _reloads;
     private volatile TlsMaterial? _current;
     private byte[] _lastRejectedHash = [];
-    private int _eventGeneration;
-    private int _loopRunning;
+    private byte[] _lastFailedHash = [];
 
     public TlsMaterialManager(IOptions<SiteXOptions> options, ILogger<TlsMaterialManager> logger, GatewayMetrics metrics, TimeProvider time)
     {
@@ -69,17 +62,18 @@ internal sealed class TlsMaterialManager : IDisposable
         var files = TlsFileSet.Read(_options);
         var material = TlsMaterialLoader.Load(_options, files, _time.GetUtcNow());
         Swap(material, "loaded");
-        _watcher = new CertificateFileWatcher(TlsFileSet.Paths(_options).Select(p => p.Path), OnFileEvent,
+        _reloads = new FileReloadLoop(TlsFileSet.Paths(_options).Select(p => p.Path), _options.ReloadDelay, _time,
+            () => new ReloadAttempt(TryReload(out var problem), problem),
+            (attempt, problem, delay) => TlsLog.ReloadRetry(_logger, attempt, problem, delay),
+            Reject,
             (directory, ex) => TlsLog.WatcherError(_logger, directory, ex.Message));
     }
 
-    /// <summary>One reload attempt now (tests and the reload loop).</summary>
-    internal ReloadOutcome TryReload(out string? problem) => TryReload(out problem, out _);
-
-    private ReloadOutcome TryReload(out string? problem, out byte[] failedHash)
+    /// <summary>One reload attempt now (tests and the reload loop). A failure's file hash is remembered: once the
+    /// failure persists, that content is not tried again until it changes.</summary>
+    internal ReloadOutcome TryReload(out string? problem)
     {
         problem = null;
-        failedHash = [];
         TlsFileSet files;
         try
         {
@@ -88,6 +82,7 @@ internal sealed class TlsMaterialManager : IDisposable
         catch (TlsConfigurationException ex)
         {
             problem = ex.Message;
+            Volatile.Write(ref _lastFailedHash, []);
             return ReloadOutcome.Failed;
         }
 
@@ -107,7 +102,7 @@ internal sealed class TlsMaterialManager : IDisposable
         catch (TlsConfigurationException ex)
         {
             problem = ex.Message;
-            failedHash = files.Hash;
+            Volatile.Write(ref _lastFailedHash, files.Hash);
             return ReloadOutcome.Failed;
         }
     }
@@ -136,95 +131,14 @@ internal sealed class TlsMaterialManager : IDisposable
         }
     }
 
-    private void OnFileEvent()
+    /// <summary>A failed reload that persisted: the edit is rejected and the serving material stays.</summary>
+    private void Reject(string problem)
     {
-        Interlocked.Increment(ref _eventGeneration);
-        if (Interlocked.CompareExchange(ref _loopRunning, 1, 0) == 0)
-        {
-            _ = Task.Run(ReloadLoopAsync);
-        }
+        Volatile.Write(ref _lastRejectedHash, Volatile.Read(ref _lastFailedHash));
+        _metrics.TlsReloaded("rejected");
+        TlsLog.ReloadRejected(_logger, problem, _current?.Certificate.Thumbprint ?? "");
+        ReloadRejected?.Invoke(problem);
     }
 
-    /// <summary>Runs while file events keep coming; at most one instance at a time.</summary>
-    private async Task ReloadLoopAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                // Debounce: wait until the events have been quiet for ReloadDelay (a write is a burst of events).
-                var generation = Volatile.Read(ref _eventGeneration);
-                for (var restarts = 0; restarts < MaxDebounceRestarts; restarts++)
-                {
-                    await Task.Delay(_options.ReloadDelay, _time, _stopping.Token).ConfigureAwait(false);
-                    var now = Volatile.Read(ref _eventGeneration);
-                    if (now == generation)
-                    {
-                        break;
-                    }
-
-                    generation = now;
-                }
-
-                await ReloadWithRetriesAsync(generation).ConfigureAwait(false);
-
-                // Stop unless events arrived meanwhile (and no other loop took over).
-                Volatile.Write(ref _loopRunning, 0);
-                if (generation == Volatile.Read(ref _eventGeneration) || Interlocked.CompareExchange(ref _loopRunning, 1, 0) != 0)
-                {
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            Volatile.Write(ref _loopRunning, 0);
-            TlsLog.ReloadRejected(_logger, $"unexpected failure: {ex.Message}", _current?.Certificate.Thumbprint ?? "");
-        }
-    }
-
-    private async Task ReloadWithRetriesAsync(int generation)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            if (TryReload(out var problem, out var failedHash) != ReloadOutcome.Failed)
-            {
-                return;
-            }
-
-            if (attempt >= RetryDelays.Length)
-            {
-                Volatile.Write(ref _lastRejectedHash, failedHash);
-                _metrics.TlsReloaded("rejected");
-                TlsLog.ReloadRejected(_logger, problem!, Current.Certificate.Thumbprint);
-                ReloadRejected?.Invoke(problem!);
-                return;
-            }
-
-            TlsLog.ReloadRetry(_logger, attempt + 1, problem!, RetryDelays[attempt]);
-            await Task.Delay(RetryDelays[attempt], _time, _stopping.Token).ConfigureAwait(false);
-            if (generation != Volatile.Read(ref _eventGeneration))
-            {
-                return; // the files changed again: the loop starts over with the new content
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        // Not disposed: a reload loop may still be reading its token; cancelling ends it.
-        _stopping.Cancel();
-        _watcher?.Dispose();
-    }
-}
-
-/// <summary>What one reload attempt did.</summary>
-internal enum ReloadOutcome
-{
-    Unchanged,
-    Applied,
-    Failed,
+    public void Dispose() => _reloads?.Dispose();
 }

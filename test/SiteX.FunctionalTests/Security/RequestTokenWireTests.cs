@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using SiteX.FunctionalTests.Infrastructure;
 using SiteX.Protocol;
@@ -307,6 +308,101 @@ public sealed class RequestTokenWireTests(ITestOutputHelper output)
         Assert.Equal(StatusCode.Unauthenticated, unsigned.StatusCode);
         Assert.Contains("proves no party", unsigned.Status.Detail, StringComparison.Ordinal);
         cluster.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
+    public async Task KeyFileRotation_OnBothSites_UnderLoad_NoCallFails_ABadEditIsRefused()
+    {
+        // Arrange: A and B share key k1 through their key files; A calls B's Echo through its one-way TLS route.
+        await using var cluster = new TestCluster(output);
+        var (aFile, bFile) = (cluster.Temp.Combine("a-keys.json"), cluster.Temp.Combine("b-keys.json"));
+        var k1 = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        var k2 = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        static string KeyFile(string peer, params (string Id, string Secret, DateTimeOffset NotBefore)[] keys) => new JsonObject
+        {
+            ["keys"] = new JsonArray([.. keys.Select(k => (JsonNode)new JsonObject { ["peer"] = peer, ["id"] = k.Id, ["secret"] = k.Secret, ["notBefore"] = k.NotBefore.ToString("O") })]),
+        }.ToJsonString();
+        var start = DateTimeOffset.UtcNow.AddDays(-1);
+        File.WriteAllText(aFile, KeyFile(PartyB, ("k1", k1, start)));
+        File.WriteAllText(bFile, KeyFile(PartyA, ("k1", k1, start)));
+        var site = await TlsSite.StartAsync(cluster, (tls, _, _) => tls.ClientCertificate = ClientCertificateRequirement.Optional, options => options.Tokens.KeyFile = bFile);
+        var route = new JsonObject { ["ip"] = "127.0.0.1", ["port"] = site.B.GrpcTlsPort, ["useSSL"] = true, ["caFile"] = site.CaFile };
+        var a = await cluster.StartGatewayAsync("A", PartyA, new JsonObject
+        {
+            ["route_table"] = new JsonObject { [PartyB] = new JsonObject { ["default"] = new JsonArray(route) } },
+            ["self_party"] = new JsonArray(PartyA),
+        }.ToJsonString(), configure: options => options.Tokens.KeyFile = aFile);
+        var (atA, atB) = (a.Server.Services.GetRequiredService<RequestTokens>(), site.B.Server.Services.GetRequiredService<RequestTokens>());
+        static Task<int> NextReloadAsync(RequestTokens tokens)
+        {
+            var signal = TestTcs.Create<int>();
+            tokens.Reloaded += count => signal.TrySetResult(count);
+            return signal.Task;
+        }
+
+        var echo = cluster.EchoClient(a);
+        var progress = new CallProgress();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        async Task LoadAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await echo.UnaryAsync(new EchoRequest { Text = "load" }, TestCluster.Target(PartyB, "echo"), TestCluster.Deadline()).ResponseAsync;
+                    progress.Increment();
+                }
+                catch (RpcException ex)
+                {
+                    failures.Enqueue(ex.Status.Detail);
+                }
+            }
+        }
+
+        var load = Task.WhenAll(Task.Run(LoadAsync), Task.Run(LoadAsync));
+        try
+        {
+            await progress.WhenAtLeast(20).DefaultTimeout();
+
+            // Act 1: B learns k2 first (the verifier must know a key before the signer uses it)...
+            var bHasK2 = NextReloadAsync(atB);
+            TestGateway.WriteAtomically(bFile, KeyFile(PartyA, ("k1", k1, start), ("k2", k2, DateTimeOffset.UtcNow.AddSeconds(-1))));
+            Assert.Equal(2, await bHasK2.DefaultTimeout());
+            await progress.WhenAtLeast(progress.Count + 20).DefaultTimeout();
+
+            // ...then A, which signs with its newest valid key, k2, from now on...
+            var aHasK2 = NextReloadAsync(atA);
+            TestGateway.WriteAtomically(aFile, KeyFile(PartyB, ("k1", k1, start), ("k2", k2, DateTimeOffset.UtcNow.AddSeconds(-1))));
+            Assert.Equal(2, await aHasK2.DefaultTimeout());
+            await progress.WhenAtLeast(progress.Count + 20).DefaultTimeout();
+
+            // ...and k1 is retired at B: only k2 signs anything that still passes.
+            var bRetiredK1 = NextReloadAsync(atB);
+            TestGateway.WriteAtomically(bFile, KeyFile(PartyA, ("k2", k2, start)));
+            Assert.Equal(1, await bRetiredK1.DefaultTimeout());
+            await progress.WhenAtLeast(progress.Count + 20).DefaultTimeout();
+
+            // A bad edit (a 16-byte secret) is refused, naming the entry, and k2 keeps serving.
+            var rejected = TestTcs.Create<string>();
+            atB.ReloadRejected += problem => rejected.TrySetResult(problem);
+            var shortSecret = Convert.ToBase64String(new byte[16]);
+            await File.WriteAllTextAsync(bFile, KeyFile(PartyA, ("k3", shortSecret, start)));
+            var problem = await rejected.Task.DefaultTimeout();
+            await progress.WhenAtLeast(progress.Count + 20).DefaultTimeout();
+
+            // Assert
+            Assert.Contains($"{bFile} keys[0].Secret: 16 bytes", problem, StringComparison.Ordinal);
+            Assert.DoesNotContain(shortSecret, problem, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await load.DefaultTimeout();
+        }
+
+        Assert.Empty(failures);
+        cluster.AssertNoUnexpectedErrors(1418);
     }
 
     /// <summary>A pop by a local service at B, on B's intra-site port.</summary>

@@ -216,3 +216,67 @@ public sealed class RequestTokensServiceTests
         Assert.Contains("Tokens:Keys[0].Secret", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class TokenKeyFileTests : IDisposable
+{
+    private static readonly string s_secret = Convert.ToBase64String(Enumerable.Range(40, 32).Select(i => (byte)i).ToArray());
+    private readonly string _directory = Directory.CreateTempSubdirectory("sitex-keys-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private (TokenKeySet? Set, List<string> Errors, string Path) Load(string json, params PeerKeyConfig[] configured)
+    {
+        var path = Path.Combine(_directory, "keys.json");
+        File.WriteAllText(path, json);
+        var set = TokenKeyFile.Load(new SiteX.Server.Configuration.TokenOptions { Keys = [.. configured], KeyFile = path }, out var errors);
+        return (set, errors, path);
+    }
+
+    [Fact]
+    public void AKeyFile_AddsItsKeysToTheSettingsKeys()
+    {
+        var (set, errors, _) = Load($$"""{"keys": [{"peer": "10000", "id": "k2", "secret": "{{s_secret}}", "notBefore": "2026-11-01T00:00:00Z"}]}""",
+            new PeerKeyConfig { Peer = "8888", Id = "k1", Secret = s_secret });
+
+        Assert.Empty(errors);
+        Assert.Equal(2, set!.Ring.Count);
+        Assert.Equal(["10000", "8888"], set.Ring.Peers);
+        Assert.Equal(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), set.Ring.Find("10000", "k2")!.NotBefore);
+        Assert.Equal(32, set.FileHash.Length);
+    }
+
+    [Theory]
+    [InlineData("not json", "not valid JSON (line 1, byte ")]
+    [InlineData("""{"peers": []}""", "must be a JSON object with a \"keys\" array")]
+    [InlineData("""{"keys": [{"peer": "10000", "id": "k1", "secret": "SECRET", "colour": "red"}]}""", "keys[0]: \"colour\" is not a key field")]
+    [InlineData("""{"keys": [{"peer": "10000", "secret": "SECRET"}]}""", "keys[0].id: missing or not a string")]
+    [InlineData("""{"keys": [{"peer": "10000", "id": "k1", "secret": "SECRET", "notAfter": "soon"}]}""", "keys[0].notAfter: not a time")]
+    [InlineData("""{"keys": [{"peer": "10000", "id": "k1", "secret": "c2hvcnQ="}]}""", "keys[0].Secret: 5 bytes")]
+    [InlineData("""{"keys": [{"peer": "8888", "id": "k1", "secret": "SECRET"}]}""", "keys[0].Id: party 8888 already has a key named \"k1\"")]
+    public void ABadKeyFile_IsRefused_NamingTheFileAndEntry_NeverTheSecret(string json, string expected)
+    {
+        var (set, errors, path) = Load(json.Replace("SECRET", s_secret, StringComparison.Ordinal), new PeerKeyConfig { Peer = "8888", Id = "k1", Secret = s_secret });
+
+        Assert.Null(set);
+        var error = Assert.Single(errors);
+        Assert.StartsWith(path, error, StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.DoesNotContain(s_secret, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AMissingKeyFile_StopsTheGatewayFromStarting()
+    {
+        var options = new SiteX.Server.Configuration.SiteXOptions
+        {
+            GrpcPort = 0,
+            HttpPort = 0,
+            AdminPort = 0,
+            Tokens = { KeyFile = Path.Combine(_directory, "absent.json") },
+        };
+
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => SiteX.Server.Hosting.SiteXServer.Create(options, _ => { }));
+        Assert.Contains("Tokens:KeyFile", error.Message, StringComparison.Ordinal);
+        Assert.Contains("absent.json cannot be read", error.Message, StringComparison.Ordinal);
+    }
+}
