@@ -19,7 +19,10 @@ namespace SiteX.Cli.Commands;
 /// connection the earlier steps opened, and what its failure means.</summary>
 internal sealed partial class RouteCheck
 {
-    private async Task<bool> RoundTripAsync(RouteDestination endpoint, Stream connection, string host, int port, IPEndPoint remote, string party, string self, CancellationToken cancellationToken)
+    /// <summary>Signs the ping as the gateway would sign a call to <paramref name="Peer"/> (null: unsigned).</summary>
+    private readonly record struct PingSigner(RequestTokens Tokens, string? Peer);
+
+    private async Task<bool> RoundTripAsync(RouteDestination endpoint, Stream connection, string host, int port, IPEndPoint remote, string party, string self, PingSigner signer, CancellationToken cancellationToken)
     {
         var handed = 0;
         using var handler = new SocketsHttpHandler
@@ -41,6 +44,14 @@ internal sealed partial class RouteCheck
             new(PtpHeaders.SessionId, "sitex-check"),
             new(PtpHeaders.TraceId, $"sitex-check-{Guid.NewGuid():N}"),
         };
+        if (signer.Peer is { } peer)
+        {
+            var (path, digest) = endpoint.Config.Protocol == EndpointProtocol.Grpc
+                ? (PtpMethods.Invoke, signer.Tokens.GrpcBodyDigest(new Inbound()))
+                : (InterconnClient.InvokeUri(endpoint).PathAndQuery, InterconnClient.BodyDigest(Google.Protobuf.ByteString.Empty, signer.Tokens.MaxSignedBodyBytes));
+            signer.Tokens.SignInto(headers, peer, self, path, digest);
+        }
+
         var started = Stopwatch.GetTimestamp();
         using var callTimeout = Timeout(cancellationToken);
         string code;
@@ -93,6 +104,7 @@ internal sealed partial class RouteCheck
             PtpCodes.CycleRouteError => $"the call looped between gateways on its way to party {party}",
             PtpCodes.NetError => $"a gateway on the way could not reach the next hop for party {party}",
             PtpCodes.InvalidRequest when message.Contains("cannot be invoked", StringComparison.Ordinal) => "a SiteX gateway without /sitex/ping answered (an older version?)",
+            PtpCodes.Unauthorized => "the peer gateway refused this site: its credentials (client certificate, request token) or the peer's permission rules",
             _ => "the gateway refused the ping",
         };
         await StepAsync(Fail, "round trip", $"{meaning}: it answered {code} \"{Clip(message)}\" in {elapsed}");

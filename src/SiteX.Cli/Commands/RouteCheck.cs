@@ -44,6 +44,17 @@ internal sealed partial class RouteCheck(TextWriter output, TimeSpan timeout)
         }
 
         var group = match.Group;
+        RequestTokens tokens;
+        try
+        {
+            tokens = new RequestTokens(Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RequestTokens>.Instance);
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+        {
+            await StepAsync(Fail, "token keys", string.Join("; ", ex.Failures));
+            return false;
+        }
+
         var via = match.ViaDefaultParty ? $" (the \"default\" party: an exchange that relays to {party})" : "";
         var leadsTo = group.IsPeerGateway ? "a peer gateway" : $"the service {group.Service} itself";
         await StepAsync(Pass, "route", $"party {party} service {service} -> {group.Path}{via}: {group.Endpoints.Count} endpoint(s), leading to {leadsTo}");
@@ -57,7 +68,7 @@ internal sealed partial class RouteCheck(TextWriter output, TimeSpan timeout)
         {
             var endpoint = group.Endpoints[i];
             await output.WriteLineAsync($"endpoint {i + 1}/{group.Endpoints.Count}: {endpoint.Display} ({(endpoint.Config.Protocol == EndpointProtocol.Grpc ? "gRPC" : "HTTP")}, {(endpoint.IsHttps ? "TLS" : "plain text")})");
-            passed &= await CheckEndpointAsync(table, endpoint, party, group.IsPeerGateway, cancellationToken);
+            passed &= await CheckEndpointAsync(table, group, endpoint, party, tokens, cancellationToken);
         }
 
         await output.WriteLineAsync(passed ? "all steps passed" : "some steps failed (see ✗ above)");
@@ -102,8 +113,9 @@ internal sealed partial class RouteCheck(TextWriter output, TimeSpan timeout)
         return table;
     }
 
-    private async Task<bool> CheckEndpointAsync(RouteTable table, RouteDestination endpoint, string party, bool isPeerGateway, CancellationToken cancellationToken)
+    private async Task<bool> CheckEndpointAsync(RouteTable table, RouteGroup group, RouteDestination endpoint, string party, RequestTokens tokens, CancellationToken cancellationToken)
     {
+        var isPeerGateway = group.IsPeerGateway;
         var (host, port) = HostAndPort(endpoint);
         var name = $"{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}";
 
@@ -176,9 +188,20 @@ internal sealed partial class RouteCheck(TextWriter output, TimeSpan timeout)
             }
 
             var self = table.SelfPartyList.Count > 0 ? table.SelfPartyList[0] : "9999";
+            var signer = tokens.SignerFor(group, endpoint, isPeerGateway);
+            if (signer is not null)
+            {
+                await StepAsync(Pass, "token", $"the round trip carries a request token signed with the key shared with party {signer}");
+            }
+            else if (tokens.Enabled)
+            {
+                var peer = endpoint.Config.PeerParty ?? (group.Party == RouteTableParser.DefaultKey ? "(unknown: set peer_party on the endpoint)" : group.Party);
+                await StepAsync(Skip, "token", $"no key shared with party {peer}: calls go without a request token, so the peer must accept this site's client certificate");
+            }
+
             var owned = transport;
             transport = Stream.Null; // the round trip owns it now
-            return await RoundTripAsync(endpoint, owned, host, port, connected.Value.Remote, party, self, cancellationToken);
+            return await RoundTripAsync(endpoint, owned, host, port, connected.Value.Remote, party, self, new PingSigner(tokens, signer), cancellationToken);
         }
         finally
         {

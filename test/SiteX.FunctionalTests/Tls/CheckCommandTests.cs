@@ -282,13 +282,44 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
         cluster.AssertNoUnexpectedErrors();
     }
 
-    private async Task<(int Exit, string Text)> CheckAsync(TestCluster cluster, string table, string party = PartyB)
+    [Theory]
+    [InlineData("grpc")]
+    [InlineData("https")]
+    public async Task Check_TokenPeerOverOneWayTls_SignsThePing_AndWithoutAKeySaysTheCredentialsWereRefused(string transport)
+    {
+        // Arrange: B takes peers without a client certificate if they sign with the key it shares with 9999.
+        await using var cluster = new TestCluster(output);
+        var secret = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var site = await Security.TlsSite.StartAsync(cluster, (tls, _, _) => tls.ClientCertificate = SiteX.Server.Configuration.ClientCertificateRequirement.Optional,
+            options => options.Tokens.Keys = [new PeerKeyConfig { Peer = PartyA, Id = "k1", Secret = secret }]);
+        var endpoint = transport == "grpc"
+            ? Tls(site.B.GrpcTlsPort, ("caFile", site.CaFile))
+            : new JsonObject { ["protocol"] = "http", ["url"] = $"https://127.0.0.1:{site.B.HttpsPort}/v1/interconn/chan/invoke", ["caFile"] = site.CaFile };
+        var config = cluster.Temp.Combine($"sitex-{transport}.json");
+        await File.WriteAllTextAsync(config, new JsonObject
+        {
+            ["tokens"] = new JsonObject { ["keys"] = new JsonArray(new JsonObject { ["peer"] = PartyB, ["id"] = "k1", ["secret"] = secret }) },
+        }.ToJsonString());
+
+        // Act
+        var (signedExit, signed) = await CheckAsync(cluster, Table(endpoint), extra: ["--config", config]);
+        var (unsignedExit, unsigned) = await CheckAsync(cluster, Table(endpoint.DeepClone().AsObject()));
+
+        // Assert
+        Assert.Equal(0, signedExit);
+        AssertLine(signed, "✓ token: the round trip carries a request token signed with the key shared with party 10000");
+        AssertLine(signed, "✓ round trip: invoke /sitex/ping answered \"pong from 10000\"");
+        Assert.Equal(1, unsignedExit);
+        AssertLine(unsigned, "✗ round trip: the peer gateway refused this site: its credentials (client certificate, request token) or the peer's permission rules: it answered E0000000403 \"SiteX gateway 10000: the call proves no party");
+    }
+
+    private async Task<(int Exit, string Text)> CheckAsync(TestCluster cluster, string table, string party = PartyB, string[]? extra = null)
     {
         var file = cluster.Temp.Combine($"check-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(file, table);
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var exit = await SiteXCommandLine.InvokeAsync(["check", party, "--route-table", file, "--timeout", "10"], stdout, stderr).DefaultTimeout();
+        var exit = await SiteXCommandLine.InvokeAsync(["check", party, "--route-table", file, "--timeout", "10", .. extra ?? []], stdout, stderr).DefaultTimeout();
         var text = stdout.ToString() + stderr;
         output.WriteLine($"sitex check {party} -> exit {exit}{Environment.NewLine}{text}");
         return (exit, text);
