@@ -12,6 +12,10 @@ public sealed class GatewayMetrics
 {
     public const string MeterName = "SiteX";
 
+    /// <summary>The .NET runtime's built-in meter (<c>dotnet.gc.*</c>, <c>dotnet.thread_pool.*</c>, <c>dotnet.jit.*</c>,
+    /// <c>dotnet.process.*</c>), exported too.</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _requestBytes;

@@ -71,7 +71,9 @@ public static class SiteXServiceCollectionExtensions
         services.AddHttpForwarder();
         services.AddOpenTelemetry().WithMetrics(metrics =>
         {
-            metrics.AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter();
+            // The runtime's own meter (GC, allocations, thread pool, JIT, CPU time) next to the gateway's: what an
+            // operator needs to tell a slow peer from a gateway short of CPU or memory.
+            metrics.AddMeter(GatewayMetrics.MeterName, GatewayMetrics.RuntimeMeterName).AddPrometheusExporter();
 
             // OpenTelemetry subscribes to meters by name, process-wide. Keep only this host's meter, so that each
             // gateway in a process (in-process tests, benchmarks, demos) exports its own calls, not every gateway's.
