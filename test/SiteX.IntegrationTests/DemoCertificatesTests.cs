@@ -84,6 +84,22 @@ public sealed class DemoCertificatesTests : IDisposable
         Assert.StartsWith($"{Path.Combine(Directory, "10000.crt")} does not chain to {Path.Combine(Directory, "ca.crt")}", problem, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task EnsureAsync_DirectoryCannotBeCreated_SaysWhichAndReturnsNull()
+    {
+        // Arrange: a file where the directory should be.
+        await File.WriteAllTextAsync(Directory, "not a directory");
+        using var error = new StringWriter();
+
+        // Act
+        var certificates = await DemoCertificates.EnsureAsync(Directory, s_parties, error);
+
+        // Assert
+        Assert.Null(certificates);
+        Assert.StartsWith($"sitex demo: cannot create {Directory} for the demo certificates: ", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("(check --data-dir)", error.ToString(), StringComparison.Ordinal);
+    }
+
     public void Dispose() => _temp.Dispose();
 
     private async Task MakeSetAsync()

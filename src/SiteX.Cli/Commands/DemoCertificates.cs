@@ -63,6 +63,16 @@ internal sealed class DemoCertificates
 
         var firstRun = CertsCommand.DemoFiles(parties).All(name => !File.Exists(Path.Combine(directory, name)));
         var target = new DirectoryInfo(directory);
+        try
+        {
+            target.Create();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await error.WriteLineAsync($"sitex demo: cannot create {directory} for the demo certificates: {ex.Message} (check --data-dir)");
+            return null;
+        }
+
         if (!await CertsCommand.PrepareAsync(target, CertsCommand.DemoFiles(parties), force: true, error))
         {
             return null;
