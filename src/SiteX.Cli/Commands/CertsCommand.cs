@@ -16,6 +16,9 @@ namespace SiteX.Cli.Commands;
 /// <remarks>Exit codes: 0 written, 1 a file could not be written or the CA could not be read, 2 bad options.</remarks>
 internal static class CertsCommand
 {
+    /// <summary>The names a site certificate carries when no <c>--dns</c> or <c>--ip</c> is given: this machine's.</summary>
+    internal static (string[] Dns, IPAddress[] Addresses) LocalNames => (["localhost"], [IPAddress.Loopback]);
+
     private static Option<DirectoryInfo> Out() => new("--out") { Description = "Directory to write the files to (created if missing)", Required = true, HelpName = "dir" };
 
     private static Option<bool> Force() => new("--force") { Description = "Overwrite existing files" };
@@ -127,20 +130,22 @@ internal static class CertsCommand
 
             var names = await ParseNamesAsync(parse.GetValue(dns), parse.GetValue(ip), error);
             if (names is null || await CheckDaysAsync(parse.GetValue(days), error) is false
-                || !await PrepareAsync(directory, ["ca.crt", "ca.key", .. ids.SelectMany(p => SiteFiles(p, SiteFormat.Pkcs8))], parse.GetValue(force), error))
+                || !await PrepareAsync(directory, DemoFiles(ids), parse.GetValue(force), error))
             {
                 return 2;
             }
 
             return await RunAsync(error, async () =>
             {
-                using var ca = WriteCa(directory, "SiteX demo CA", Math.Max(parse.GetValue(days), 365), parse.GetValue(rsa));
-                await DescribeCaAsync(output, directory, ca);
-                var written = new List<WrittenSite>();
-                foreach (var id in ids)
+                var (ca, written) = WriteDemo(directory, ids, names.Value.Dns, names.Value.Addresses, parse.GetValue(days), parse.GetValue(rsa));
+                using (ca)
                 {
-                    written.Add(WriteSite(directory, ca, id, names.Value.Dns, names.Value.Addresses, parse.GetValue(days), parse.GetValue(rsa), SiteFormat.Pkcs8, null));
-                    await DescribeSiteAsync(output, written[^1]);
+                    await DescribeCaAsync(output, directory, ca);
+                }
+
+                foreach (var site in written)
+                {
+                    await DescribeSiteAsync(output, site);
                 }
 
                 await DescribeUseAsync(output, Path.Combine(directory.FullName, "ca.crt"), written);
@@ -149,20 +154,46 @@ internal static class CertsCommand
         return command;
     }
 
+    /// <summary>The files <c>sitex certs demo</c> writes for <paramref name="parties"/>, by name.</summary>
+    internal static string[] DemoFiles(IEnumerable<string> parties) => ["ca.crt", "ca.key", .. parties.SelectMany(p => SiteFiles(p, SiteFormat.Pkcs8))];
+
+    /// <summary>
+    /// What <c>sitex certs demo</c> writes, and <c>sitex demo</c> too: a CA valid for at least a year (<c>ca.crt</c>,
+    /// <c>ca.key</c>), then for each party a site certificate signed by it, valid for <paramref name="days"/> days
+    /// (<c>&lt;party&gt;.crt</c>, <c>&lt;party&gt;.key</c>, PKCS#8, mode 0600). Clear old files first
+    /// (<see cref="PrepareAsync"/>), so every key file is created anew with its mode. Returns the CA (with its key; the
+    /// caller disposes it) and the sites written.
+    /// </summary>
+    internal static (X509Certificate2 Ca, IReadOnlyList<WrittenSite> Sites) WriteDemo(DirectoryInfo directory, IReadOnlyList<string> parties, string[] dns, IPAddress[] addresses, int days, bool rsa)
+    {
+        var ca = WriteCa(directory, "SiteX demo CA", Math.Max(days, 365), rsa);
+        try
+        {
+            return (ca, [.. parties.Select(party => WriteSite(directory, ca, party, dns, addresses, days, rsa, SiteFormat.Pkcs8, null))]);
+        }
+        catch
+        {
+            ca.Dispose();
+            throw;
+        }
+    }
+
     private static (Option<string[]> Dns, Option<string[]> Ip, Option<int> Days, Option<bool> Rsa) SiteOptions() => (
         new Option<string[]>("--dns") { Description = "DNS name of the site's gateway (repeatable); default localhost when no --dns or --ip is given", AllowMultipleArgumentsPerToken = true, HelpName = "name" },
         new Option<string[]>("--ip") { Description = "IP address of the site's gateway (repeatable); default 127.0.0.1 when no --dns or --ip is given", AllowMultipleArgumentsPerToken = true, HelpName = "address" },
         new Option<int>("--days") { Description = "Validity in days", DefaultValueFactory = _ => 30 },
         new Option<bool>("--rsa") { Description = "RSA 2048 keys instead of ECDSA P-256 (for older Java stacks)" });
 
-    private enum SiteFormat
+    /// <summary>How a site certificate and its key are written.</summary>
+    internal enum SiteFormat
     {
         Pkcs8,
         Pkcs1,
         Pkcs12,
     }
 
-    private sealed record WrittenSite(string Party, X509Certificate2 Certificate, string? CertificateFile, string? KeyFile, string? KeyStoreFile, string? Password, SiteFormat Format);
+    /// <summary>A site certificate written to files: a PEM pair or a PKCS#12 key store (with its password).</summary>
+    internal sealed record WrittenSite(string Party, X509Certificate2 Certificate, string? CertificateFile, string? KeyFile, string? KeyStoreFile, string? Password, SiteFormat Format);
 
     private static string[] SiteFiles(string party, SiteFormat format) =>
         format == SiteFormat.Pkcs12 ? [$"{party}.p12"] : [$"{party}.crt", $"{party}.key"];
@@ -253,7 +284,7 @@ internal static class CertsCommand
             return null;
         }
 
-        return names.Length == 0 && addresses.Count == 0 ? (["localhost"], [IPAddress.Loopback]) : (names, [.. addresses]);
+        return names.Length == 0 && addresses.Count == 0 ? LocalNames : (names, [.. addresses]);
     }
 
     private static async Task<bool> CheckDaysAsync(int days, TextWriter error)
@@ -269,7 +300,7 @@ internal static class CertsCommand
 
     /// <summary>Creates the directory; refuses to overwrite existing files without --force, and removes them with it
     /// (so a key file is created anew with mode 0600, whatever the old file's mode was).</summary>
-    private static async Task<bool> PrepareAsync(DirectoryInfo directory, IEnumerable<string> files, bool force, TextWriter error)
+    internal static async Task<bool> PrepareAsync(DirectoryInfo directory, IEnumerable<string> files, bool force, TextWriter error)
     {
         try
         {

@@ -10,18 +10,21 @@ using SiteX.Samples;
 using SiteX.Server.Configuration;
 using SiteX.Server.Hosting;
 using SiteX.Server.Routing;
+using SiteX.Server.Security;
 
 namespace SiteX.Cli.Commands;
 
 /// <summary>
 /// <c>sitex demo</c>: the five-minute tour. One process runs the Echo sample and two gateways (site 9999 and site
-/// 10000), writes their route tables as real files, sends two calls through both gateways, explains what happened
-/// and keeps serving until Ctrl+C or SIGTERM.
+/// 10000) that call each other over mutual TLS: it makes (or reuses) a demo CA and a certificate per site, writes
+/// their route tables as real files, sends two calls through both gateways and one without a client certificate that
+/// site 10000 refuses, explains what happened and keeps serving until Ctrl+C or SIGTERM.
 /// </summary>
 /// <remarks>
-/// Start order follows the data: the sample first (its port goes into site 10000's table), then site 10000 (its port
-/// goes into site 9999's table), then site 9999. Shutdown runs front to back, so a call in flight drains through
-/// every hop before the hop behind it stops.
+/// Start order follows the data: the certificates first (every site and site 9999's route use them), then the sample
+/// (its port goes into site 10000's table), then site 10000 (its TLS port goes into site 9999's table), then site 9999.
+/// Shutdown runs front to back, so a call in flight drains through every hop before the hop behind it stops. The
+/// demo's client and site 10000's call to the sample use the plain intra-site ports; only gateway to gateway is TLS.
 /// </remarks>
 internal static class DemoCommand
 {
@@ -31,23 +34,28 @@ internal static class DemoCommand
 
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var portA = new Option<int>("--port-a") { Description = "gRPC port of site 9999, where the demo sends its calls; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 9370 };
-        var portB = new Option<int>("--port-b") { Description = "gRPC port of site 10000; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 9371 };
-        var adminPortA = new Option<int>("--admin-port-a") { Description = "Admin port (/metrics, /healthz) of site 9999; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 0 };
-        var adminPortB = new Option<int>("--admin-port-b") { Description = "Admin port of site 10000; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => 0 };
-        var dataDir = new Option<string>("--data-dir") { Description = "Where the route tables and access logs go (one folder per site)", HelpName = "dir", DefaultValueFactory = _ => Path.Combine(".", "data", "demo") };
+        var defaults = new DemoSettings();
+        var grpcPortA = PortOption(defaults.PortsA.Grpc, "Plain gRPC port of site 9999, where the demo sends its calls");
+        var grpcTlsPortA = PortOption(defaults.PortsA.GrpcTls, "TLS gRPC port of site 9999 (client certificates required)");
+        var adminPortA = PortOption(defaults.PortsA.Admin, "Admin port (/metrics, /healthz) of site 9999");
+        var grpcPortB = PortOption(defaults.PortsB.Grpc, "Plain gRPC port of site 10000");
+        var grpcTlsPortB = PortOption(defaults.PortsB.GrpcTls, "TLS gRPC port of site 10000, where site 9999's route to party 10000 leads (client certificates required)");
+        var adminPortB = PortOption(defaults.PortsB.Admin, "Admin port of site 10000");
+        var dataDir = new Option<string>("--data-dir") { Description = "Where the certificates (tls/), route tables and access logs (one folder per site) go", HelpName = "dir", DefaultValueFactory = _ => Path.Combine(".", "data", "demo") };
         var verbose = new Option<bool>("--verbose") { Description = "Also show the gateways' informational logs" };
-        var command = new Command("demo", "Start two gateways (site 9999 and site 10000) and an Echo sample service in one process, send calls through them and keep serving until Ctrl+C.")
+        var command = new Command("demo", "Start two gateways (site 9999 and site 10000) that call each other over mutual TLS and an Echo sample service in one process, send calls through them and keep serving until Ctrl+C.")
         {
-            portA, portB, adminPortA, adminPortB, dataDir, verbose,
+            grpcPortA, grpcTlsPortA, adminPortA, grpcPortB, grpcTlsPortB, adminPortB, dataDir, verbose,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = new DemoSettings
             {
-                PortA = parse.GetValue(portA),
-                PortB = parse.GetValue(portB),
+                GrpcPortA = parse.GetValue(grpcPortA),
+                GrpcTlsPortA = parse.GetValue(grpcTlsPortA),
                 AdminPortA = parse.GetValue(adminPortA),
+                GrpcPortB = parse.GetValue(grpcPortB),
+                GrpcTlsPortB = parse.GetValue(grpcTlsPortB),
                 AdminPortB = parse.GetValue(adminPortB),
                 DataDir = parse.GetValue(dataDir)!,
                 Verbose = parse.GetValue(verbose),
@@ -56,6 +64,9 @@ internal static class DemoCommand
         });
         return command;
     }
+
+    private static Option<int> PortOption(DemoPort port, string description) =>
+        new(port.Option) { Description = $"{description}; 0 picks a free port", HelpName = "port", DefaultValueFactory = _ => port.Port };
 
     internal static async Task<int> RunAsync(DemoSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
@@ -66,8 +77,8 @@ internal static class DemoCommand
         }
 
         var dataDir = Path.GetFullPath(settings.DataDir);
-        var siteA = new DemoSite(PartyA, Path.Combine(dataDir, "site-" + PartyA), settings.PortA, settings.AdminPortA, "--port-a", "--admin-port-a");
-        var siteB = new DemoSite(PartyB, Path.Combine(dataDir, "site-" + PartyB), settings.PortB, settings.AdminPortB, "--port-b", "--admin-port-b");
+        var siteA = new DemoSite(PartyA, Path.Combine(dataDir, "site-" + PartyA), settings.PortsA);
+        var siteB = new DemoSite(PartyB, Path.Combine(dataDir, "site-" + PartyB), settings.PortsB);
 
         // Check the fixed ports up front, so a second demo says at once which ones are taken (not one per attempt).
         var busy = new[] { siteA, siteB }.SelectMany(s => s.RequestedPorts()).Where(p => p.Port != 0 && !IsFree(p.Port)).ToList();
@@ -81,36 +92,43 @@ internal static class DemoCommand
             return 1;
         }
 
+        var certificates = await DemoCertificates.EnsureAsync(Path.Combine(dataDir, "tls"), [PartyA, PartyB], error);
+        if (certificates is null)
+        {
+            return 1;
+        }
+
         await using var sample = await SampleHost.StartAsync(new SampleHostOptions { Name = $"echo@{PartyB}" }, cancellationToken);
         if (!await TryWriteTableAsync(siteB.TablePath, DemoRouteTables.ForSiteB(PartyB, sample.Port), error, cancellationToken))
         {
             return 1;
         }
 
-        await using var serverB = await StartSiteAsync(siteB, settings.Verbose, error, cancellationToken);
+        await using var serverB = await StartSiteAsync(siteB, certificates, settings.Verbose, error, cancellationToken);
         if (serverB is null)
         {
             return 1;
         }
 
-        if (!await TryWriteTableAsync(siteA.TablePath, DemoRouteTables.ForSiteA(PartyA, PartyB, serverB.GrpcPort), error, cancellationToken))
+        if (!await TryWriteTableAsync(siteA.TablePath, DemoRouteTables.ForSiteA(PartyA, PartyB, serverB.GrpcTlsPort, certificates), error, cancellationToken))
         {
             return 1;
         }
 
-        await using var serverA = await StartSiteAsync(siteA, settings.Verbose, error, cancellationToken);
+        await using var serverA = await StartSiteAsync(siteA, certificates, settings.Verbose, error, cancellationToken);
         if (serverA is null)
         {
             return 1;
         }
 
-        await using var tour = new DemoTour(siteA, serverA, siteB, serverB, sample, output);
+        await using var tour = new DemoTour(siteA, serverA, siteB, serverB, sample, certificates, output);
         await tour.PrintLayoutAsync();
         await tour.SendCallsAsync(cancellationToken);
+        await tour.SendWithoutCertificateAsync(cancellationToken);
         await tour.PrintNextStepsAsync(CliInvocation());
         await output.WriteLineAsync($"{ReadyLine}. Press Ctrl+C to stop.");
         await output.FlushAsync(cancellationToken);
-        tour.ResendOnRouteTableChanges();
+        tour.Watch();
 
         // Each gateway's host turns SIGTERM/SIGINT into ApplicationStopping; nobody stops a host but this method.
         await WhenStoppingAsync(serverA, serverB, cancellationToken);
@@ -138,7 +156,7 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<SiteXServer?> StartSiteAsync(DemoSite site, bool verbose, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<SiteXServer?> StartSiteAsync(DemoSite site, DemoCertificates certificates, bool verbose, TextWriter error, CancellationToken cancellationToken)
     {
         var options = new SiteXOptions
         {
@@ -149,6 +167,16 @@ internal static class DemoCommand
             AdminBind = "127.0.0.1",
             AdminPort = site.AdminPort,
             HttpPort = 0,
+            Tls = new TlsOptions
+            {
+                Bind = "127.0.0.1",
+                GrpcTlsPort = site.GrpcTlsPort,
+                HttpsPort = 0,
+                CertFile = certificates.CertificateFile(site.Party),
+                KeyFile = certificates.KeyFile(site.Party),
+                CaFile = certificates.CaFile,
+                ClientCertificate = ClientCertificateRequirement.Required,
+            },
             DataDir = site.DataDir,
             InstanceId = "demo-" + site.Party,
             ShutdownTimeout = TimeSpan.FromSeconds(5),
@@ -156,9 +184,9 @@ internal static class DemoCommand
         SiteXServer server;
         try
         {
-            server = SiteXServer.Create(options, logging => ConfigureLogging(logging, verbose));
+            server = SiteXServer.Create(options, logging => ConfigureLogging(logging, site.Handshakes, verbose));
         }
-        catch (Exception ex) when (ex is RouteTableException or OptionsValidationException)
+        catch (Exception ex) when (ex is RouteTableException or OptionsValidationException or TlsConfigurationException)
         {
             await error.WriteLineAsync($"sitex demo: cannot start site {site.Party}: {ex.Message}");
             return null;
@@ -178,14 +206,21 @@ internal static class DemoCommand
         }
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging, bool verbose)
+    private static void ConfigureLogging(ILoggingBuilder logging, DemoHandshakeLog handshakes, bool verbose)
     {
         logging.SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning);
+
+        // The tour shows what the TLS ports say about each client (the proven party is a debug event).
+        logging.AddProvider(handshakes);
+        logging.AddFilter<DemoHandshakeLog>(DemoHandshakeLog.Category, LogLevel.Debug);
         if (!verbose)
         {
             // The tour prints every call's outcome itself; a refused connection need not add two stack traces.
             logging.AddFilter("Yarp", LogLevel.Error);
             logging.AddFilter("SiteX.Server.Forwarding", LogLevel.Error);
+
+            // Nor a refused client certificate: the tour prints the site's message.
+            logging.AddFilter<ConsoleLoggerProvider>(DemoHandshakeLog.Category, LogLevel.None);
 
             // A failed start (a port in use) is explained by the demo in one line, without the host's stack trace.
             logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);

@@ -1,17 +1,24 @@
 namespace SiteX.Cli.Commands;
 
-/// <summary>One gateway of <c>sitex demo</c>: its party, folder, requested ports and the files a user can open.</summary>
-internal sealed class DemoSite(string party, string dataDir, int grpcPort, int adminPort, string grpcPortOption, string adminPortOption)
+/// <summary>One gateway of <c>sitex demo</c>: its party, folder, requested ports, the files a user can open, and what
+/// its TLS ports saw (<see cref="Handshakes"/>).</summary>
+internal sealed class DemoSite(string party, string dataDir, (DemoPort Grpc, DemoPort GrpcTls, DemoPort Admin) ports)
 {
     public string Party { get; } = party;
 
     public string DataDir { get; } = dataDir;
 
-    /// <summary>The requested gRPC port; 0 for a free one.</summary>
-    public int GrpcPort { get; } = grpcPort;
+    /// <summary>The requested plain (intra-site) gRPC port; 0 for a free one.</summary>
+    public int GrpcPort => ports.Grpc.Port;
+
+    /// <summary>The requested inter-site TLS gRPC port; 0 for a free one.</summary>
+    public int GrpcTlsPort => ports.GrpcTls.Port;
 
     /// <summary>The requested admin port; 0 for a free one.</summary>
-    public int AdminPort { get; } = adminPort;
+    public int AdminPort => ports.Admin.Port;
+
+    /// <summary>The handshakes on this site's TLS ports, from its log.</summary>
+    public DemoHandshakeLog Handshakes { get; } = new();
 
     public string TablePath => Path.Combine(DataDir, "route_table.json");
 
@@ -20,8 +27,9 @@ internal sealed class DemoSite(string party, string dataDir, int grpcPort, int a
     /// <summary>The ports this site asked for (0: any free port), with the option that sets each.</summary>
     public IEnumerable<(int Port, string Option, string What)> RequestedPorts()
     {
-        yield return (GrpcPort, grpcPortOption, $"site {Party}'s gRPC port");
-        yield return (AdminPort, adminPortOption, $"site {Party}'s admin port");
+        yield return (ports.Grpc.Port, ports.Grpc.Option, $"site {Party}'s gRPC port");
+        yield return (ports.GrpcTls.Port, ports.GrpcTls.Option, $"site {Party}'s TLS gRPC port");
+        yield return (ports.Admin.Port, ports.Admin.Option, $"site {Party}'s admin port");
     }
 
     /// <summary>Says which port could not be bound and how to choose another.</summary>
