@@ -125,9 +125,9 @@ internal sealed class DemoTour : IAsyncDisposable
         var w = _output;
         var admin = $"http://127.0.0.1:{_serverA.AdminPort}";
         await w.WriteLineAsync("Try next (copy and paste):");
-        // Both hosts' "SiteX" meters live in one process and OpenTelemetry listens by meter name, so each /metrics
-        // shows both sites' series; say so rather than let the numbers look doubled.
-        await w.WriteLineAsync($"  curl {admin}/metrics          # Prometheus metrics; in this one-process demo both sites' series show up here");
+        // Each host exports only its own gateway's "SiteX" series (SiteXServiceCollectionExtensions drops the other
+        // host's); the runtime's dotnet_* series are the one process's, shared by both sites.
+        await w.WriteLineAsync($"  curl {admin}/metrics          # Prometheus metrics of site {_siteA.Party}: per-party calls, bytes, latency");
         await w.WriteLineAsync($"  curl {admin}/healthz          # its route table version and self parties");
         await w.WriteLineAsync($"  tail -f {_siteA.FlowLogPath}  # one line per call, OSX flow.log format");
         await w.WriteLineAsync($"  tail -f {_siteB.FlowLogPath}  # src:{_siteA.Party}: the party site {_siteB.Party} took from the client certificate");
