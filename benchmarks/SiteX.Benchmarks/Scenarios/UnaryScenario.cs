@@ -50,7 +50,7 @@ internal static class UnaryScenario
 
         await QuiesceAsync(gateway.Id, sample.Id, ct);
 
-        var table = new MarkdownTable("round", "path", "calls/s", "p50 us", "p99 us", "gateway CPU us/call", "sample CPU us/call", "ratio to direct");
+        var table = new MarkdownTable("round", "path", "calls/s", "p50 us", "p99 us", "gateway CPU us/call", "gateway B/call", "sample CPU us/call", "ratio to direct");
         var results = new Dictionary<string, List<Result>> { ["direct"] = [], ["via gateway"] = [] };
         for (var round = 1; round <= rounds; round++)
         {
@@ -60,17 +60,19 @@ internal static class UnaryScenario
                 var isVia = path == "via gateway";
                 var gatewayCpu = ProcStats.CpuTime(gateway.Id);
                 var sampleCpu = ProcStats.CpuTime(sample.Id);
+                var allocated = await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct);
                 var (seconds, latencies) = await RunAsync(isVia ? via : direct, isVia ? headers : null, request, concurrency, count, ct);
                 await QuiesceAsync(gateway.Id, sample.Id, ct);
                 var gatewayUs = (ProcStats.CpuTime(gateway.Id) - gatewayCpu).TotalMicroseconds / count;
                 var sampleUs = (ProcStats.CpuTime(sample.Id) - sampleCpu).TotalMicroseconds / count;
-                results[path].Add(new Result(count / seconds, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), gatewayUs, sampleUs));
+                var bytesPerCall = (await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct) - allocated) / count;
+                results[path].Add(new Result(count / seconds, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), gatewayUs, bytesPerCall, sampleUs));
             }
 
             var d = results["direct"][^1];
             var v = results["via gateway"][^1];
-            table.Add(R(round), "direct", Stats.F(d.CallsPerSecond, "0"), Stats.F(d.P50, "0"), Stats.F(d.P99, "0"), Stats.F(d.GatewayUs, "0"), Stats.F(d.SampleUs, "0"), "1.00");
-            table.Add(R(round), "via gateway", Stats.F(v.CallsPerSecond, "0"), Stats.F(v.P50, "0"), Stats.F(v.P99, "0"), Stats.F(v.GatewayUs, "0"), Stats.F(v.SampleUs, "0"), Stats.F(v.CallsPerSecond / d.CallsPerSecond, "0.00"));
+            table.Add(R(round), "direct", Stats.F(d.CallsPerSecond, "0"), Stats.F(d.P50, "0"), Stats.F(d.P99, "0"), Stats.F(d.GatewayUs, "0"), Stats.F(d.GatewayBytes, "0"), Stats.F(d.SampleUs, "0"), "1.00");
+            table.Add(R(round), "via gateway", Stats.F(v.CallsPerSecond, "0"), Stats.F(v.P50, "0"), Stats.F(v.P99, "0"), Stats.F(v.GatewayUs, "0"), Stats.F(v.GatewayBytes, "0"), Stats.F(v.SampleUs, "0"), Stats.F(v.CallsPerSecond / d.CallsPerSecond, "0.00"));
         }
 
         foreach (var (path, list) in results)
@@ -78,7 +80,7 @@ internal static class UnaryScenario
             var ratio = Stats.Median(results["via gateway"].Zip(results["direct"], (v, d) => v.CallsPerSecond / d.CallsPerSecond).ToArray());
             table.Add("**median**", path, Stats.F(Stats.Median(list.Select(r => r.CallsPerSecond).ToArray()), "0"), Stats.F(Stats.Median(list.Select(r => r.P50).ToArray()), "0"),
                 Stats.F(Stats.Median(list.Select(r => r.P99).ToArray()), "0"), Stats.F(Stats.Median(list.Select(r => r.GatewayUs).ToArray()), "0"),
-                Stats.F(Stats.Median(list.Select(r => r.SampleUs).ToArray()), "0"), path == "direct" ? "1.00" : Stats.F(ratio, "0.00"));
+                Stats.F(Stats.Median(list.Select(r => r.GatewayBytes).ToArray()), "0"), Stats.F(Stats.Median(list.Select(r => r.SampleUs).ToArray()), "0"), path == "direct" ? "1.00" : Stats.F(ratio, "0.00"));
         }
 
         table.Print();
@@ -128,5 +130,5 @@ internal static class UnaryScenario
         return (Stopwatch.GetElapsedTime(start).TotalSeconds, latencies);
     }
 
-    private sealed record Result(double CallsPerSecond, double P50, double P99, double GatewayUs, double SampleUs);
+    private sealed record Result(double CallsPerSecond, double P50, double P99, double GatewayUs, double GatewayBytes, double SampleUs);
 }

@@ -11,12 +11,13 @@ namespace SiteX.Server.Diagnostics;
 
 /// <summary>
 /// The access log: one line per call in OSX's <c>flow.log</c> format (fields '|'-separated in OSX's order, empty
-/// optional fields skipped), so operators keep their greps. Lines are queued and written by one background task;
-/// the hot path never waits on the disk. If the writer falls behind, lines are dropped and counted.
+/// optional fields skipped), so operators keep their greps. The hot path only queues a snapshot of the call (a struct
+/// of references it already holds: no text is built there); one background task formats the lines straight into the
+/// file's buffer and never makes the call wait on the disk. If the writer falls behind, lines are dropped and counted.
 /// </summary>
 public sealed class AccessLog : IHostedService, IAsyncDisposable
 {
-    private readonly Channel<string> _lines = Channel.CreateBounded<string>(new BoundedChannelOptions(65_536)
+    private readonly Channel<AccessLogEntry> _lines = Channel.CreateBounded<AccessLogEntry>(new BoundedChannelOptions(65_536)
     {
         FullMode = BoundedChannelFullMode.DropWrite,
         SingleReader = true,
@@ -46,7 +47,7 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
             return;
         }
 
-        if (!_lines.Writer.TryWrite(Format(call, _time.GetLocalNow())))
+        if (!_lines.Writer.TryWrite(AccessLogEntry.Of(call, _time.GetLocalNow())))
         {
             Interlocked.Increment(ref _dropped);
         }
@@ -55,37 +56,9 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
     /// <summary>Formats one call as a flow.log line (wire-contract 2.10).</summary>
     public static string Format(GatewayCall call, DateTimeOffset now)
     {
-        var b = new StringBuilder(256);
-        b.Append(now.ToString("yyyy-MM-dd HH:mm:ss,fff", CultureInfo.InvariantCulture));
-        b.Append('|').Append(call.Protocol);
-        Field(b, null, call.TraceId);
-        b.Append('|').Append(call.Action);
-        Field(b, null, call.Uri);
-        Field(b, "session:", call.SessionId);
-        Field(b, "topic:", call.Topic);
-        Field(b, "src:", call.SourceParty);
-        Field(b, "des:", call.TargetParty);
-        Field(b, "code:", call.StatusCode);
-        b.Append("|cost:").Append(((long)call.Elapsed.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
-        Field(b, null, call.Endpoint?.Display);
-        b.Append("|size:").Append(call.RequestBytes.ToString(CultureInfo.InvariantCulture));
-        Field(b, "msg:", call.ErrorMessage);
-        return b.ToString();
-    }
-
-    private static void Field(StringBuilder b, string? label, string? value)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return;
-        }
-
-        b.Append('|').Append(label);
-        foreach (var c in value)
-        {
-            // A value can never break the line format: no separators, no line breaks.
-            b.Append(c is '|' or '\r' or '\n' ? '_' : c);
-        }
+        using var line = new StringWriter(CultureInfo.InvariantCulture);
+        AccessLogEntry.Of(call, now).WriteTo(line, new char[64]);
+        return line.ToString();
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -117,11 +90,13 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
         try
         {
             var reader = _lines.Reader;
+            var scratch = new char[64];
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (reader.TryRead(out var line))
+                while (reader.TryRead(out var entry))
                 {
-                    await output.WriteLineAsync(line).ConfigureAwait(false);
+                    entry.WriteTo(output, scratch);
+                    output.WriteLine();
                 }
 
                 await output.FlushAsync().ConfigureAwait(false);
@@ -156,6 +131,68 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
         if (_writer is not null)
         {
             await _writer.ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>What the access log keeps of one call until its line is written: the call's own strings, no copies.</summary>
+internal readonly record struct AccessLogEntry(
+    DateTimeOffset Time, string Protocol, string? TraceId, string Action, string? Uri, string? SessionId, string? Topic, string? SourceParty,
+    string? TargetParty, string? StatusCode, long CostMs, string? Endpoint, long RequestBytes, string? ErrorMessage)
+{
+    public static AccessLogEntry Of(GatewayCall call, DateTimeOffset now) => new(
+        now, call.Protocol, call.TraceId, call.Action, call.Uri, call.SessionId, call.Topic, call.SourceParty, call.TargetParty, call.StatusCode,
+        (long)call.Elapsed.TotalMilliseconds, call.Endpoint?.Display, call.RequestBytes, call.ErrorMessage);
+
+    /// <summary>Writes the line (without its line break); <paramref name="scratch"/> formats the time and numbers.</summary>
+    public void WriteTo(TextWriter output, char[] scratch)
+    {
+        Time.TryFormat(scratch, out var written, "yyyy-MM-dd HH:mm:ss,fff", CultureInfo.InvariantCulture);
+        output.Write(scratch.AsSpan(0, written));
+        output.Write('|');
+        output.Write(Protocol);
+        Field(output, null, TraceId);
+        output.Write('|');
+        output.Write(Action);
+        Field(output, null, Uri);
+        Field(output, "session:", SessionId);
+        Field(output, "topic:", Topic);
+        Field(output, "src:", SourceParty);
+        Field(output, "des:", TargetParty);
+        Field(output, "code:", StatusCode);
+        output.Write("|cost:");
+        Number(output, CostMs, scratch);
+        Field(output, null, Endpoint);
+        output.Write("|size:");
+        Number(output, RequestBytes, scratch);
+        Field(output, "msg:", ErrorMessage);
+    }
+
+    private static void Number(TextWriter output, long value, char[] scratch)
+    {
+        value.TryFormat(scratch, out var written, default, CultureInfo.InvariantCulture);
+        output.Write(scratch.AsSpan(0, written));
+    }
+
+    private static void Field(TextWriter output, string? label, string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return;
+        }
+
+        output.Write('|');
+        output.Write(label);
+        if (value.AsSpan().IndexOfAny('|', '\r', '\n') < 0)
+        {
+            output.Write(value);
+            return;
+        }
+
+        foreach (var c in value)
+        {
+            // A value can never break the line format: no separators, no line breaks.
+            output.Write(c is '|' or '\r' or '\n' ? '_' : c);
         }
     }
 }

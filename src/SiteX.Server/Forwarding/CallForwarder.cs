@@ -75,12 +75,25 @@ internal sealed class CallForwarder
     /// </summary>
     public async ValueTask<bool> AcceptTargetAsync(HttpContext context, GatewayCall call, string target, string? service, string self, ErrorStyle style)
     {
+        if (TryAcceptTarget(call, target, service, self, out var error, out var message))
+        {
+            return true;
+        }
+
+        await FailAsync(context, call, error, message, style);
+        return false;
+    }
+
+    /// <summary>Sets and checks the call's target party and service; false, with the error to answer, when either is
+    /// not a valid id.</summary>
+    public static bool TryAcceptTarget(GatewayCall call, string target, string? service, string self, out GatewayError error, out string message)
+    {
+        (error, message) = (GatewayError.None, "");
         call.TargetParty = target;
         if (!RouteTableParser.IsValidId(target))
         {
             call.TargetParty = RouteTableParser.Truncate(target);
-            await FailAsync(context, call, GatewayError.BadRequest,
-                $"SiteX gateway {self}: \"{call.TargetParty}\" is not a valid party id (1-128 letters, digits, '.', '_' or '-')", style);
+            (error, message) = (GatewayError.BadRequest, $"SiteX gateway {self}: \"{call.TargetParty}\" is not a valid party id (1-128 letters, digits, '.', '_' or '-')");
             return false;
         }
 
@@ -89,8 +102,7 @@ internal sealed class CallForwarder
         {
             var shown = RouteTableParser.Truncate(call.Service);
             call.Service = "invalid";
-            await FailAsync(context, call, GatewayError.BadRequest,
-                $"SiteX gateway {self}: \"{shown}\" is not a valid service name (1-128 letters, digits, '.', '_' or '-')", style);
+            (error, message) = (GatewayError.BadRequest, $"SiteX gateway {self}: \"{shown}\" is not a valid service name (1-128 letters, digits, '.', '_' or '-')");
             return false;
         }
 
@@ -104,7 +116,7 @@ internal sealed class CallForwarder
     /// </summary>
     public async ValueTask<bool> AuthorizeAsync(HttpContext context, GatewayCall call, RouteTable table, string toParty, string toService, ErrorStyle style)
     {
-        if (_permissions.TryAuthorize(context, call, table, toParty, toService, out var error, out var message))
+        if (TryAuthorize(context, call, table, toParty, toService, out var error, out var message))
         {
             return true;
         }
@@ -112,6 +124,10 @@ internal sealed class CallForwarder
         await FailAsync(context, call, error, message, style);
         return false;
     }
+
+    /// <summary>The permission check of <see cref="AuthorizeAsync"/>, without answering the caller.</summary>
+    public bool TryAuthorize(HttpContext context, GatewayCall call, RouteTable table, string toParty, string toService, out GatewayError error, out string message) =>
+        _permissions.TryAuthorize(context, call, table, toParty, toService, out error, out message);
 
     /// <summary>
     /// Whether a call may go to an HTTP (<c>url</c>) endpoint. Plain HTTP requests may: they are forwarded as they

@@ -42,48 +42,42 @@ internal sealed class GrpcPlane
         _options = options.Value;
     }
 
-    public async Task HandleAsync(HttpContext context, GatewayCall call)
+    /// <summary>Dispatches a call by its method. Not async itself: it hands back the handler's task, so a call costs no
+    /// state machine for this step.</summary>
+    public Task HandleAsync(HttpContext context, GatewayCall call)
     {
         var table = _routes.Current;
         var path = context.Request.Path.Value ?? "";
         var headers = context.Request.Headers;
         call.Uri = path;
         CallHeaders.Describe(call, headers);
-        var style = ErrorResponder.StyleFor(context, path);
         var self = table.GatewayName;
 
         switch (path)
         {
             case PtpMethods.Invoke:
-                await HandleInvokeAsync(context, call, table, self);
-                return;
+                return HandleInvokeAsync(context, call, table, self);
             case PtpMethods.PacketUnaryCall:
             case PtpMethods.PacketPush:
-                await HandlePacketAsync(context, call, table, self, isPush: path == PtpMethods.PacketPush);
-                return;
+                return HandlePacketAsync(context, call, table, self, isPush: path == PtpMethods.PacketPush);
             case PtpMethods.Push:
                 call.TargetParty = Header(headers, PtpHeaders.TargetNodeId) ?? Header(headers, PtpHeaders.TargetInstId);
-                await _queues.PushAsync(context, call);
-                return;
+                return _queues.PushAsync(context, call);
             case PtpMethods.Pop:
-                await _queues.PopAsync(context, call, peek: false);
-                return;
+                return _queues.PopAsync(context, call, peek: false);
             case PtpMethods.Peek:
-                await _queues.PopAsync(context, call, peek: true);
-                return;
+                return _queues.PopAsync(context, call, peek: true);
             case PtpMethods.Release:
-                await _queues.ReleaseAsync(context, call);
-                return;
+                return _queues.ReleaseAsync(context, call);
             case PtpMethods.Transport:
             case PtpMethods.PacketPull:
             case PtpMethods.PacketPolling:
                 call.Action = "UNSUPPORTED";
-                await _forwarder.FailAsync(context, call, GatewayError.Unsupported, $"SiteX gateway {self}: {path} is not served by this gateway", ErrorStyle.GrpcStatus);
-                return;
+                return _forwarder.FailAsync(context, call, GatewayError.Unsupported, $"SiteX gateway {self}: {path} is not served by this gateway", ErrorStyle.GrpcStatus);
         }
 
         // Pass-through of any other method (a plain HTTP/2 request too: one forwarded by a peer's HTTP port).
-        await _passThrough.ForwardAsync(context, call, table, style, useGrpcBindings: true);
+        return _passThrough.ForwardAsync(context, call, table, ErrorResponder.StyleFor(context, path), useGrpcBindings: true);
     }
 
     private async Task HandleInvokeAsync(HttpContext context, GatewayCall call, RouteTable table, string self)

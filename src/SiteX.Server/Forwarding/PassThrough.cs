@@ -22,7 +22,9 @@ namespace SiteX.Server.Forwarding;
 /// </remarks>
 internal sealed class PassThrough(CallForwarder forwarder)
 {
-    public async Task ForwardAsync(HttpContext context, GatewayCall call, RouteTable table, ErrorStyle style, bool useGrpcBindings)
+    /// <summary>Finds, checks and forwards the call. Not async itself: every check is synchronous, so a call costs no
+    /// state machine for this step, only the forwarder's.</summary>
+    public Task ForwardAsync(HttpContext context, GatewayCall call, RouteTable table, ErrorStyle style, bool useGrpcBindings)
     {
         call.Action = "MSG_REDIRECT";
         var path = context.Request.Path.Value ?? "";
@@ -41,16 +43,15 @@ internal sealed class PassThrough(CallForwarder forwarder)
             else
             {
                 var bind = useGrpcBindings ? "its gRPC service or a path prefix" : "a path prefix";
-                await forwarder.FailAsync(context, call, GatewayError.MissingTarget,
+                return forwarder.FailAsync(context, call, GatewayError.MissingTarget,
                     $"SiteX gateway {table.GatewayName}: {RouteTableParser.Truncate(path)} names no target party; send header {PtpHeaders.TargetNodeId} (and {PtpHeaders.TargetComponentName} for the service) or bind {bind} in the route table (service_bindings)", style);
-                return;
             }
         }
 
-        if (!await forwarder.AcceptTargetAsync(context, call, target, service, table.GatewayName, style)
-            || !await forwarder.AuthorizeAsync(context, call, table, target, call.Service, style))
+        if (!CallForwarder.TryAcceptTarget(call, target, service, table.GatewayName, out var error, out var message)
+            || !forwarder.TryAuthorize(context, call, table, target, call.Service, out error, out message))
         {
-            return;
+            return forwarder.FailAsync(context, call, error, message, style);
         }
 
         if (table.IsSelf(target))
@@ -58,6 +59,6 @@ internal sealed class PassThrough(CallForwarder forwarder)
             call.Action = "FORWARD_LOCAL";
         }
 
-        await forwarder.ForwardAsync(context, call, table, style, addTargetHeaders, requireTechProviderCode: false);
+        return forwarder.ForwardAsync(context, call, table, style, addTargetHeaders, requireTechProviderCode: false);
     }
 }

@@ -14,44 +14,67 @@ namespace SiteX.Server.Hosting;
 /// </summary>
 /// <remarks>The inter-site TLS ports serve the same planes; their calls are first admitted by
 /// <see cref="InterSiteGuard"/> (peer party proven, claimed source checked, local operations refused).</remarks>
-internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpPlane httpPlane, InterSiteGuard guard, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
+internal sealed class CallPipeline
 {
+    private readonly InterSiteGuard _guard;
+    private readonly GatewayMetrics _metrics;
+    private readonly AccessLog _accessLog;
+    private readonly ILogger<CallPipeline> _logger;
+
+    // The planes and their last-resort error answers, as delegates made once (not one allocation per call).
+    private readonly Func<HttpContext, GatewayCall, Task> _httpPlane;
+    private readonly Func<HttpContext, GatewayCall, Task> _grpcPlane;
+    private readonly Func<HttpContext, GatewayCall, Exception, Task> _httpUnexpected;
+    private readonly Func<HttpContext, GatewayCall, Exception, Task> _grpcUnexpected;
+
+    public CallPipeline(GrpcPlane grpcPlane, HttpPlane httpPlane, InterSiteGuard guard, GatewayMetrics metrics, AccessLog accessLog, ILogger<CallPipeline> logger)
+    {
+        _guard = guard;
+        _metrics = metrics;
+        _accessLog = accessLog;
+        _logger = logger;
+        _httpPlane = httpPlane.HandleAsync;
+        _grpcPlane = grpcPlane.HandleAsync;
+        _httpUnexpected = HttpUnexpectedAsync;
+        _grpcUnexpected = GrpcUnexpectedAsync;
+    }
+
     /// <summary>A call on the HTTP/1.1 port (interconnection endpoints and forwarded HTTP requests).</summary>
-    public Task HandleHttpAsync(HttpContext context) => HandleHttpAsync(context, interSite: false);
+    public Task HandleHttpAsync(HttpContext context) => RunAsync(context, "HTTP", interSite: false, _httpPlane, _httpUnexpected);
 
     /// <summary>A call on the inter-site HTTPS port: the HTTP plane, for a proven peer.</summary>
-    public Task HandleHttpsAsync(HttpContext context) => HandleHttpAsync(context, interSite: true);
+    public Task HandleHttpsAsync(HttpContext context) => RunAsync(context, "HTTP", interSite: true, _httpPlane, _httpUnexpected);
 
     /// <summary>A call on the intra-site gRPC port.</summary>
-    public Task HandleGrpcAsync(HttpContext context) => HandleGrpcAsync(context, interSite: false);
+    public Task HandleGrpcAsync(HttpContext context) => RunAsync(context, "GRPC", interSite: false, _grpcPlane, _grpcUnexpected);
 
     /// <summary>A call on the inter-site TLS gRPC port: the gRPC plane, for a proven peer.</summary>
-    public Task HandleGrpcTlsAsync(HttpContext context) => HandleGrpcAsync(context, interSite: true);
+    public Task HandleGrpcTlsAsync(HttpContext context) => RunAsync(context, "GRPC", interSite: true, _grpcPlane, _grpcUnexpected);
 
-    private Task HandleHttpAsync(HttpContext context, bool interSite) => RunAsync(context, "HTTP", interSite, httpPlane.HandleAsync, async (call, ex) =>
+    private async Task HttpUnexpectedAsync(HttpContext context, GatewayCall call, Exception ex)
     {
-        HttpLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
+        HttpLog.Unexpected(_logger, context.Request.Path.Value ?? "", call.TraceId, ex);
         if (!context.Response.HasStarted)
         {
             call.StatusCode = "500";
             await ChanJson.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "internal", "SiteX gateway: internal error; the gateway's log has the details", SiteX.Protocol.PtpCodes.SystemError);
         }
-    });
+    }
 
-    private Task HandleGrpcAsync(HttpContext context, bool interSite) => RunAsync(context, "GRPC", interSite, grpcPlane.HandleAsync, (call, ex) =>
+    private Task GrpcUnexpectedAsync(HttpContext context, GatewayCall call, Exception ex)
     {
-        ForwardingLog.Unexpected(logger, context.Request.Path.Value ?? "", call.TraceId, ex);
+        ForwardingLog.Unexpected(_logger, context.Request.Path.Value ?? "", call.TraceId, ex);
         return ErrorResponder.WriteAsync(context, call, GatewayError.Internal, "SiteX gateway: internal error; the gateway's log has the details", ErrorResponder.StyleFor(context, context.Request.Path.Value ?? ""));
-    });
+    }
 
-    private async Task RunAsync(HttpContext context, string protocol, bool interSite, Func<HttpContext, GatewayCall, Task> handle, Func<GatewayCall, Exception, Task> unexpected)
+    private async Task RunAsync(HttpContext context, string protocol, bool interSite, Func<HttpContext, GatewayCall, Task> handle, Func<HttpContext, GatewayCall, Exception, Task> unexpected)
     {
         var call = new GatewayCall(protocol, "MSG_REDIRECT");
         context.Features.Set<IGatewayRequestFeature>(call);
-        metrics.CallStarted();
+        _metrics.CallStarted();
         try
         {
-            if (interSite && !await guard.AdmitAsync(context, call))
+            if (interSite && !await _guard.AdmitAsync(context, call))
             {
                 return;
             }
@@ -61,17 +84,17 @@ internal sealed class CallPipeline(GrpcPlane grpcPlane, HttpPlane httpPlane, Int
         catch (Exception ex) when (context.RequestAborted.IsCancellationRequested)
         {
             call.Error = GatewayError.Canceled;
-            ForwardingLog.CallerAborted(logger, context.Request.Path.Value ?? "", ex);
+            ForwardingLog.CallerAborted(_logger, context.Request.Path.Value ?? "", ex);
         }
         catch (Exception ex)
         {
-            await unexpected(call, ex);
+            await unexpected(context, call, ex);
         }
         finally
         {
             call.StatusCode ??= FinalStatus(context);
-            metrics.CallEnded(call);
-            accessLog.Write(call);
+            _metrics.CallEnded(call);
+            _accessLog.Write(call);
         }
     }
 

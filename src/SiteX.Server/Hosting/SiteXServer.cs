@@ -43,6 +43,11 @@ public sealed class SiteXServer : IAsyncDisposable
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ApplicationName = "SiteX" });
         builder.WebHost.UseKestrelCore();
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        // ASP.NET Core starts an Activity for every request when this category logs at any level (for log scopes).
+        // SiteX traces calls by x-ptp-trace-id and its own access log; it only logs request start and end, so off,
+        // it saves the Activity and its async-local context on every call (W3C traceparent still passes through).
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Logging.AddFilter("Yarp", LogLevel.Warning); // forwarding failures are logged once, by CallForwarder
         if (configureLogging is not null)

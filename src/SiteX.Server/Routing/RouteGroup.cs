@@ -67,6 +67,7 @@ public sealed class RouteDestination
     internal RouteDestination(EndpointConfig config, bool isPeerGateway)
     {
         Config = config;
+        Display = config.Display;
         if (config.Protocol == EndpointProtocol.Http && config.Url is not null)
         {
             var uri = new Uri(config.Url);
@@ -109,7 +110,8 @@ public sealed class RouteDestination
     /// whose TLS files were not loaded (a table built without <see cref="OutboundTlsLoader"/>).</summary>
     internal OutboundTls? Tls { get; }
 
-    public string Display => Config.Display;
+    /// <summary><see cref="EndpointConfig.Display"/>, made once (the access log names it on every call).</summary>
+    public string Display { get; }
 
     public override string ToString() => Display;
 
