@@ -23,90 +23,133 @@ internal static class UnaryScenario
         var count = options.Int("count", 20_000);
         var payloadBytes = options.Int("payload", 100);
         var rounds = options.Int("rounds", 3);
+        var variant = ParseEnvironment(options.String("variant-env", ""));
         var pin = !options.Flag("no-pin") && Cpu.CanPin && Cpu.PinSelf(ClientCpu);
         int? serverCpu = pin ? ServerCpu : null;
         Console.WriteLine($"# unary: {count} calls of {payloadBytes} B, {concurrency} concurrent on one channel, {rounds} interleaved rounds; " +
-            (pin ? $"gateway and sample pinned to CPU {ServerCpu}, client to CPU {ClientCpu}" : "not pinned"));
+            (pin ? $"gateways and sample pinned to CPU {ServerCpu}, client to CPU {ClientCpu}" : "not pinned") +
+            (variant.Count > 0 ? $"; variant gateway with {string.Join(",", variant.Select(p => $"{p.Key}={p.Value}"))}" : ""));
 
         var (sampleProcess, samplePort) = await SampleMode.StartChildAsync("echo@9999", serverCpu);
         using var sample = sampleProcess;
-        using var gateway = await SitexProcess.StartAsync("unary", RouteTables.Local("9999", "echo", samplePort), serverCpu);
-        using var directChannel = EchoClients.Channel(samplePort);
-        using var viaChannel = EchoClients.Channel(gateway.GrpcPort);
-        var direct = new Echo.EchoClient(directChannel);
-        var via = new Echo.EchoClient(viaChannel);
-        var headers = EchoClients.Targeting("9999", "echo");
-        var request = new EchoRequest { Payload = ByteString.CopyFrom(new byte[payloadBytes]) };
-
-        // Warm up both paths before anything is measured: connections, and above all tiered JIT with dynamic PGO, which
-        // recompiles hot methods in the background for several seconds (a short warm-up charges that JIT to the first rounds;
-        // on this 2-core machine CPU per call settled only after about 100 000 calls per path).
-        var warmup = options.Int("warmup", 150_000);
-        for (var i = 0; i < 2; i++)
+        var table = RouteTables.Local("9999", "echo", samplePort);
+        var paths = new List<Path> { new("direct", null, EchoClients.Channel(samplePort)) };
+        try
         {
-            await RunAsync(direct, null, request, concurrency, Math.Max(warmup / 2, 1000), ct);
-            await RunAsync(via, headers, request, concurrency, Math.Max(warmup / 2, 1000), ct);
-        }
-
-        await QuiesceAsync(gateway.Id, sample.Id, ct);
-
-        var table = new MarkdownTable("round", "path", "calls/s", "p50 us", "p99 us", "gateway CPU us/call", "gateway B/call", "sample CPU us/call", "ratio to direct");
-        var results = new Dictionary<string, List<Result>> { ["direct"] = [], ["via gateway"] = [] };
-        for (var round = 1; round <= rounds; round++)
-        {
-            var order = round % 2 == 1 ? new[] { "direct", "via gateway" } : ["via gateway", "direct"];
-            foreach (var path in order)
+            var gateway = await SitexProcess.StartAsync("unary", table, serverCpu);
+            paths.Add(new Path("via gateway", gateway, EchoClients.Channel(gateway.GrpcPort)));
+            if (variant.Count > 0)
             {
-                var isVia = path == "via gateway";
-                var gatewayCpu = ProcStats.CpuTime(gateway.Id);
-                var sampleCpu = ProcStats.CpuTime(sample.Id);
-                var allocated = await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct);
-                var (seconds, latencies) = await RunAsync(isVia ? via : direct, isVia ? headers : null, request, concurrency, count, ct);
-                await QuiesceAsync(gateway.Id, sample.Id, ct);
-                var gatewayUs = (ProcStats.CpuTime(gateway.Id) - gatewayCpu).TotalMicroseconds / count;
-                var sampleUs = (ProcStats.CpuTime(sample.Id) - sampleCpu).TotalMicroseconds / count;
-                var bytesPerCall = (await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct) - allocated) / count;
-                results[path].Add(new Result(count / seconds, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), gatewayUs, bytesPerCall, sampleUs));
+                var other = await SitexProcess.StartAsync("unary-variant", table, serverCpu, environment: variant);
+                paths.Add(new Path("via variant", other, EchoClients.Channel(other.GrpcPort)));
             }
 
-            var d = results["direct"][^1];
-            var v = results["via gateway"][^1];
-            table.Add(R(round), "direct", Stats.F(d.CallsPerSecond, "0"), Stats.F(d.P50, "0"), Stats.F(d.P99, "0"), Stats.F(d.GatewayUs, "0"), Stats.F(d.GatewayBytes, "0"), Stats.F(d.SampleUs, "0"), "1.00");
-            table.Add(R(round), "via gateway", Stats.F(v.CallsPerSecond, "0"), Stats.F(v.P50, "0"), Stats.F(v.P99, "0"), Stats.F(v.GatewayUs, "0"), Stats.F(v.GatewayBytes, "0"), Stats.F(v.SampleUs, "0"), Stats.F(v.CallsPerSecond / d.CallsPerSecond, "0.00"));
+            return await MeasureAsync(paths, sample.Id, count, concurrency, payloadBytes, rounds, options.Int("warmup", 150_000), ct);
+        }
+        finally
+        {
+            foreach (var path in paths)
+            {
+                path.Channel.Dispose();
+                path.Gateway?.Dispose();
+            }
+        }
+    }
+
+    private static async Task<int> MeasureAsync(List<Path> paths, int samplePid, int count, int concurrency, int payloadBytes, int rounds, int warmup, CancellationToken ct)
+    {
+        var headers = EchoClients.Targeting("9999", "echo");
+        var request = new EchoRequest { Payload = ByteString.CopyFrom(new byte[payloadBytes]) };
+        var servers = paths.Where(p => p.Gateway is not null).Select(p => p.Gateway!.Id).Append(samplePid).ToArray();
+
+        // Warm up every path before anything is measured: connections, and above all tiered JIT with dynamic PGO, which
+        // recompiles hot methods in the background for several seconds (a short warm-up charges that JIT to the first rounds;
+        // on this 2-core machine CPU per call settled only after about 100 000 calls per path).
+        for (var i = 0; i < 2; i++)
+        {
+            foreach (var path in paths)
+            {
+                await RunAsync(path.Client, path.Gateway is null ? null : headers, request, concurrency, Math.Max(warmup / 2, 1000), ct);
+            }
+        }
+
+        await QuiesceAsync(servers, ct);
+
+        var table = new MarkdownTable("round", "path", "calls/s", "p50 us", "p99 us", "gateway CPU us/call", "gateway B/call", "sample CPU us/call", "ratio to direct");
+        var results = paths.ToDictionary(p => p.Name, _ => new List<Result>());
+        for (var round = 1; round <= rounds; round++)
+        {
+            // Rotate the order every round, so no path always runs first (or right after the same other one).
+            var order = paths.Skip((round - 1) % paths.Count).Concat(paths.Take((round - 1) % paths.Count)).ToList();
+            foreach (var path in order)
+            {
+                var gateway = path.Gateway;
+                var gatewayCpu = gateway is null ? TimeSpan.Zero : ProcStats.CpuTime(gateway.Id);
+                var sampleCpu = ProcStats.CpuTime(samplePid);
+                var allocated = gateway is null ? 0 : await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct);
+                var (seconds, latencies) = await RunAsync(path.Client, gateway is null ? null : headers, request, concurrency, count, ct);
+                await QuiesceAsync(servers, ct);
+                var gatewayUs = gateway is null ? 0 : (ProcStats.CpuTime(gateway.Id) - gatewayCpu).TotalMicroseconds / count;
+                var sampleUs = (ProcStats.CpuTime(samplePid) - sampleCpu).TotalMicroseconds / count;
+                var bytesPerCall = gateway is null ? 0 : (await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct) - allocated) / count;
+                results[path.Name].Add(new Result(count / seconds, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), gatewayUs, bytesPerCall, sampleUs));
+            }
+
+            var direct = results["direct"][^1];
+            foreach (var path in paths)
+            {
+                var r = results[path.Name][^1];
+                table.Add(R(round), path.Name, Stats.F(r.CallsPerSecond, "0"), Stats.F(r.P50, "0"), Stats.F(r.P99, "0"), Stats.F(r.GatewayUs, "0"), Stats.F(r.GatewayBytes, "0"),
+                    Stats.F(r.SampleUs, "0"), Stats.F(r.CallsPerSecond / direct.CallsPerSecond, "0.00"));
+            }
         }
 
         foreach (var (path, list) in results)
         {
-            var ratio = Stats.Median(results["via gateway"].Zip(results["direct"], (v, d) => v.CallsPerSecond / d.CallsPerSecond).ToArray());
+            var ratio = Stats.Median(list.Zip(results["direct"], (v, d) => v.CallsPerSecond / d.CallsPerSecond).ToArray());
             table.Add("**median**", path, Stats.F(Stats.Median(list.Select(r => r.CallsPerSecond).ToArray()), "0"), Stats.F(Stats.Median(list.Select(r => r.P50).ToArray()), "0"),
                 Stats.F(Stats.Median(list.Select(r => r.P99).ToArray()), "0"), Stats.F(Stats.Median(list.Select(r => r.GatewayUs).ToArray()), "0"),
-                Stats.F(Stats.Median(list.Select(r => r.GatewayBytes).ToArray()), "0"), Stats.F(Stats.Median(list.Select(r => r.SampleUs).ToArray()), "0"), path == "direct" ? "1.00" : Stats.F(ratio, "0.00"));
+                Stats.F(Stats.Median(list.Select(r => r.GatewayBytes).ToArray()), "0"), Stats.F(Stats.Median(list.Select(r => r.SampleUs).ToArray()), "0"), Stats.F(ratio, "0.00"));
         }
 
         table.Print();
-        Console.WriteLine($"gateway RSS after the run: {Stats.Mib(ProcStats.Rss(gateway.Id))} MiB; CPU per call is from /proc/PID/stat (10 ms ticks), after waiting for the servers to go quiet, so it includes work a run leaves behind (access log, GC)");
+        foreach (var path in paths.Where(p => p.Gateway is not null))
+        {
+            Console.WriteLine($"{path.Name}: RSS after the run {Stats.Mib(ProcStats.Rss(path.Gateway!.Id))} MiB");
+        }
+
+        Console.WriteLine("CPU per call is from /proc/PID/stat (10 ms ticks), after waiting for the servers to go quiet, so it includes work a run leaves behind (access log, GC); " +
+            "bytes per call from the gateway's dotnet_gc_heap_total_allocated_bytes_total (/metrics)");
         return 0;
     }
+
+    /// <summary><c>KEY=VALUE[,KEY=VALUE]</c>.</summary>
+    private static Dictionary<string, string> ParseEnvironment(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2))
+            .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "", StringComparer.Ordinal);
 
     /// <summary>
     /// Waits (up to 5 s) until the servers stop using CPU, so work a run leaves behind (the access log writer draining
     /// its queue, a background GC) is charged to that run and not to the next one.
     /// </summary>
-    private static async Task QuiesceAsync(int gatewayPid, int samplePid, CancellationToken ct)
+    private static async Task QuiesceAsync(int[] pids, CancellationToken ct)
     {
         var quietFor = TimeSpan.FromMilliseconds(200);
         var threshold = TimeSpan.FromMilliseconds(10);
         var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 5;
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            var before = ProcStats.CpuTime(gatewayPid) + ProcStats.CpuTime(samplePid);
+            var before = Total(pids);
             await Task.Delay(quietFor, ct);
-            if (ProcStats.CpuTime(gatewayPid) + ProcStats.CpuTime(samplePid) - before <= threshold)
+            if (Total(pids) - before <= threshold)
             {
                 return;
             }
         }
     }
+
+    private static TimeSpan Total(int[] pids) => pids.Aggregate(TimeSpan.Zero, (sum, pid) => sum + ProcStats.CpuTime(pid));
 
     private static string R(int round) => round.ToString(CultureInfo.InvariantCulture);
 
@@ -128,6 +171,12 @@ internal static class UnaryScenario
         }).ToArray();
         await Task.WhenAll(workers);
         return (Stopwatch.GetElapsedTime(start).TotalSeconds, latencies);
+    }
+
+    /// <summary>One way to the sample: straight, or through a gateway.</summary>
+    private sealed record Path(string Name, SitexProcess? Gateway, Grpc.Net.Client.GrpcChannel Channel)
+    {
+        public Echo.EchoClient Client { get; } = new(Channel);
     }
 
     private sealed record Result(double CallsPerSecond, double P50, double P99, double GatewayUs, double GatewayBytes, double SampleUs);
