@@ -49,8 +49,8 @@ internal static class AllocationBudgets
 
     /// <summary><c>SegmentedLogStore.AppendAsync</c> of 1 KiB, counted in the whole process: the record buffer that holds
     /// the payload (and serves as its cache), the <c>StoredMessage</c>, the pending operation with its completion source
-    /// and task, and the state machine of the awaited <c>AppendAsync</c>. (1992 B until the store's internal enqueue
-    /// stopped being an async method of its own.)</summary>
+    /// and task, and the state machines of <c>AppendAsync</c> and of the test's async call awaiting it (as any caller
+    /// has). 1992 B until the store's internal enqueue stopped being an async method of its own.</summary>
     public const long QueueAppend = 1864;
 
     /// <summary><c>SegmentedLogStore.ReadPayloadAsync</c> of a payload still in memory: the cached bytes themselves.</summary>
