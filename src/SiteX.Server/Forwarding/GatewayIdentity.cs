@@ -9,6 +9,7 @@ namespace SiteX.Server.Forwarding;
 internal sealed class GatewayIdentity
 {
     private readonly int _maxHops;
+    private ViaEntryCache? _viaEntry;
 
     public GatewayIdentity(IOptions<SiteXOptions> options)
     {
@@ -19,7 +20,21 @@ internal sealed class GatewayIdentity
 
     public string InstanceId { get; }
 
-    public string ViaEntry(string selfParty) => $"{selfParty}#{InstanceId}";
+    /// <summary>This gateway's <c>x-sitex-via</c> entry as <paramref name="selfParty"/>. Kept for the last party asked
+    /// (the route table's first self party, which changes only with the table), so that a forwarded call does not
+    /// build it again.</summary>
+    public string ViaEntry(string selfParty)
+    {
+        var cached = _viaEntry;
+        if (cached is not null && string.Equals(cached.Party, selfParty, StringComparison.Ordinal))
+        {
+            return cached.Entry;
+        }
+
+        var entry = $"{selfParty}#{InstanceId}";
+        _viaEntry = new ViaEntryCache(selfParty, entry);
+        return entry;
+    }
 
     /// <summary>True when <paramref name="via"/> (comma-separated entries) names this gateway instance.</summary>
     public bool IsIn(string via)
@@ -49,6 +64,9 @@ internal sealed class GatewayIdentity
             : LoopVerdict.None;
         return new LoopCheck(verdict, hops, via, via.Length == 0 ? ViaEntry(selfParty) : $"{via},{ViaEntry(selfParty)}");
     }
+
+    /// <summary>A party and its via entry, replaced whole so that readers on other threads never see a mixed pair.</summary>
+    private sealed record ViaEntryCache(string Party, string Entry);
 }
 
 /// <summary>What a call's loop-detection headers say.</summary>

@@ -244,7 +244,10 @@ internal sealed partial class SegmentedLogStore : IQueueStore
         CloseFiles();
     }
 
-    private async Task<StoredMessage?> EnqueueAsync(PendingOperation operation, CancellationToken cancellationToken)
+    /// <summary>Hands <paramref name="operation"/> to the writer loop; the task completes with it. Not async (no state
+    /// machine per call): its callers are async methods that await it at once, so what it throws reaches their
+    /// callers as it would from an awaited task.</summary>
+    private Task<StoredMessage?> EnqueueAsync(PendingOperation operation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (Volatile.Read(ref _state) == 0)
@@ -258,7 +261,7 @@ internal sealed partial class SegmentedLogStore : IQueueStore
             operation.Fail(Closed());
         }
 
-        return await operation.Completion.ConfigureAwait(false);
+        return operation.Completion;
     }
 
     private async Task WriteLoopAsync()
