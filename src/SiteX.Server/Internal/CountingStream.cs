@@ -28,6 +28,8 @@ internal sealed class CountingStream(Stream inner, bool isRequest, CancellationT
         return read;
     }
 
+    // Pooled: a read that waits for the caller's next bytes would otherwise allocate its state machine every time.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);

@@ -16,15 +16,13 @@ internal static class GrpcMessageReader
         where T : class, IMessage<T>
     {
         var reader = context.Request.BodyReader;
-        var prefix = new byte[5];
         while (true)
         {
             var read = await reader.ReadAsync(context.RequestAborted);
             var buffer = read.Buffer;
             if (buffer.Length >= 5)
             {
-                buffer.Slice(0, 5).CopyTo(prefix);
-                var length = BinaryPrimitives.ReadUInt32BigEndian(prefix.AsSpan(1));
+                var (compressedFlag, length) = ReadPrefix(buffer);
                 if (length > maxBytes)
                 {
                     reader.AdvanceTo(buffer.Start);
@@ -37,7 +35,7 @@ internal static class GrpcMessageReader
                     try
                     {
                         T message;
-                        if (prefix[0] == 0)
+                        if (compressedFlag == 0)
                         {
                             message = parser.ParseFrom(body);
                         }
@@ -81,5 +79,13 @@ internal static class GrpcMessageReader
 
             reader.AdvanceTo(buffer.Start, buffer.End);
         }
+    }
+
+    /// <summary>The gRPC message prefix: the compressed flag and the message length (no array per call).</summary>
+    private static (byte Flag, uint Length) ReadPrefix(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> prefix = stackalloc byte[5];
+        buffer.Slice(0, 5).CopyTo(prefix);
+        return (prefix[0], BinaryPrimitives.ReadUInt32BigEndian(prefix[1..]));
     }
 }
