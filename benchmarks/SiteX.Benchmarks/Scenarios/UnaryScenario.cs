@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
 using Grpc.Core;
@@ -44,11 +43,11 @@ internal static class UnaryScenario
         var warmup = options.Int("warmup", 150_000);
         for (var i = 0; i < 2; i++)
         {
-            await RunAsync(direct, null, request, concurrency, Math.Max(warmup / 2, 1000), ct);
-            await RunAsync(via, headers, request, concurrency, Math.Max(warmup / 2, 1000), ct);
+            await UnaryLoad.RunAsync(direct, null, request, concurrency, Math.Max(warmup / 2, 1000), ct);
+            await UnaryLoad.RunAsync(via, headers, request, concurrency, Math.Max(warmup / 2, 1000), ct);
         }
 
-        await QuiesceAsync(gateway.Id, sample.Id, ct);
+        await Quiescence.WaitAsync([gateway.Id, sample.Id], ct);
 
         var table = new MarkdownTable("round", "path", "calls/s", "p50 us", "p99 us", "gateway CPU us/call", "sample CPU us/call", "ratio to direct");
         var results = new Dictionary<string, List<Result>> { ["direct"] = [], ["via gateway"] = [] };
@@ -60,8 +59,8 @@ internal static class UnaryScenario
                 var isVia = path == "via gateway";
                 var gatewayCpu = ProcStats.CpuTime(gateway.Id);
                 var sampleCpu = ProcStats.CpuTime(sample.Id);
-                var (seconds, latencies) = await RunAsync(isVia ? via : direct, isVia ? headers : null, request, concurrency, count, ct);
-                await QuiesceAsync(gateway.Id, sample.Id, ct);
+                var (seconds, latencies) = await UnaryLoad.RunAsync(isVia ? via : direct, isVia ? headers : null, request, concurrency, count, ct);
+                await Quiescence.WaitAsync([gateway.Id, sample.Id], ct);
                 var gatewayUs = (ProcStats.CpuTime(gateway.Id) - gatewayCpu).TotalMicroseconds / count;
                 var sampleUs = (ProcStats.CpuTime(sample.Id) - sampleCpu).TotalMicroseconds / count;
                 results[path].Add(new Result(count / seconds, Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99), gatewayUs, sampleUs));
@@ -86,47 +85,7 @@ internal static class UnaryScenario
         return 0;
     }
 
-    /// <summary>
-    /// Waits (up to 5 s) until the servers stop using CPU, so work a run leaves behind (the access log writer draining
-    /// its queue, a background GC) is charged to that run and not to the next one.
-    /// </summary>
-    private static async Task QuiesceAsync(int gatewayPid, int samplePid, CancellationToken ct)
-    {
-        var quietFor = TimeSpan.FromMilliseconds(200);
-        var threshold = TimeSpan.FromMilliseconds(10);
-        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 5;
-        while (Stopwatch.GetTimestamp() < deadline)
-        {
-            var before = ProcStats.CpuTime(gatewayPid) + ProcStats.CpuTime(samplePid);
-            await Task.Delay(quietFor, ct);
-            if (ProcStats.CpuTime(gatewayPid) + ProcStats.CpuTime(samplePid) - before <= threshold)
-            {
-                return;
-            }
-        }
-    }
-
     private static string R(int round) => round.ToString(CultureInfo.InvariantCulture);
-
-    private static async Task<(double Seconds, double[] LatenciesUs)> RunAsync(Echo.EchoClient client, Metadata? headers, EchoRequest request, int concurrency, int count, CancellationToken ct)
-    {
-        var latencies = new double[count];
-        var next = -1;
-        var start = Stopwatch.GetTimestamp();
-        var workers = Enumerable.Range(0, concurrency).Select(async _ =>
-        {
-            await Task.Yield();
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                var callStart = Stopwatch.GetTimestamp();
-                await client.UnaryAsync(request, headers, DateTime.UtcNow.AddSeconds(30), ct);
-                latencies[i] = Stopwatch.GetElapsedTime(callStart).TotalMicroseconds;
-            }
-        }).ToArray();
-        await Task.WhenAll(workers);
-        return (Stopwatch.GetElapsedTime(start).TotalSeconds, latencies);
-    }
 
     private sealed record Result(double CallsPerSecond, double P50, double P99, double GatewayUs, double SampleUs);
 }
