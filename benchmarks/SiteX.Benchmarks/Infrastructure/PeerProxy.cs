@@ -56,6 +56,20 @@ internal sealed class PeerProxy : IDisposable
         return File.Exists(Script(kind)) ? null : $"{Script(kind)} is missing (the build copies benchmarks/peers/*.sh next to the benchmarks)";
     }
 
+    /// <summary>The first line of <c>nginx -v</c> / <c>haproxy -v</c>.</summary>
+    public static string Version(PeerKind kind)
+    {
+        using var process = System.Diagnostics.Process.Start(new ProcessStartInfo(ExecutablePath.Find(Name(kind)) ?? Name(kind), "-v")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var text = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "unknown version";
+    }
+
     /// <summary>Starts the proxy forwarding to 127.0.0.1:<paramref name="upstreamPort"/>, pinned to <paramref name="cpu"/>
     /// when given, and waits until its port accepts connections. A port taken in between is retried with another.</summary>
     public static async Task<PeerProxy> StartAsync(PeerKind kind, int upstreamPort, int? cpu, bool accessLog, CancellationToken ct)
