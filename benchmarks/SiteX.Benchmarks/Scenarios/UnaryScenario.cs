@@ -1,6 +1,5 @@
 using System.Globalization;
 using Google.Protobuf;
-using Grpc.Core;
 using SiteX.Benchmarks.Infrastructure;
 using SiteX.Samples.V1;
 
