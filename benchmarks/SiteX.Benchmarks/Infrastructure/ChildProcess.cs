@@ -37,7 +37,15 @@ internal sealed partial class ChildProcess : IDisposable
     public static string BenchmarksDll => Beside("SiteX.Benchmarks.dll");
 
     /// <summary>Starts <c>dotnet <paramref name="dll"/> <paramref name="args"/></c>, pinned to <paramref name="cpu"/> when given.</summary>
-    public static ChildProcess StartDotnet(string dll, IEnumerable<string> args, int? cpu = null, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static ChildProcess StartDotnet(string dll, IEnumerable<string> args, int? cpu = null, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null) =>
+        Start(SiteX.Shared.SiteXChildProcess.DotnetHost(), [dll, .. args], cpu, workingDirectory, environment, Path.GetFileName(dll));
+
+    /// <summary>
+    /// Starts <paramref name="program"/> with <paramref name="args"/>, pinned to <paramref name="cpu"/> when given
+    /// (<c>taskset -c CPU</c> execs the program: the child keeps this process id). <paramref name="name"/> names it in
+    /// messages (default: the program's file name).
+    /// </summary>
+    public static ChildProcess Start(string program, IReadOnlyList<string> args, int? cpu = null, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null, string? name = null)
     {
         var info = new ProcessStartInfo
         {
@@ -49,18 +57,16 @@ internal sealed partial class ChildProcess : IDisposable
         };
         if (cpu is { } pinned && Cpu.Taskset is { } taskset)
         {
-            // taskset execs dotnet: the child keeps this process id.
             info.FileName = taskset;
             info.ArgumentList.Add("-c");
             info.ArgumentList.Add(pinned.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            info.ArgumentList.Add(SiteX.Shared.SiteXChildProcess.DotnetHost());
+            info.ArgumentList.Add(program);
         }
         else
         {
-            info.FileName = SiteX.Shared.SiteXChildProcess.DotnetHost();
+            info.FileName = program;
         }
 
-        info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -69,7 +75,7 @@ internal sealed partial class ChildProcess : IDisposable
         SiteX.Shared.SiteXChildProcess.PrepareEnvironment(info, environment);
 
         var process = new Process { StartInfo = info };
-        var child = new ChildProcess(process, $"{Path.GetFileName(dll)} {string.Join(' ', info.ArgumentList.Skip(info.ArgumentList.IndexOf(dll) + 1))}");
+        var child = new ChildProcess(process, $"{name ?? Path.GetFileName(program)} {string.Join(' ', args.Skip(name is null ? 0 : 1))}");
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => child.OnLine(e.Data is null ? null : "stderr: " + e.Data);
         child.StartTimestamp = Stopwatch.GetTimestamp();

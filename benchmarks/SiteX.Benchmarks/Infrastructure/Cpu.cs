@@ -5,9 +5,9 @@ namespace SiteX.Benchmarks.Infrastructure;
 /// <summary>CPU pinning with <c>taskset</c>, when the machine has it and at least two cores.</summary>
 internal static class Cpu
 {
-    public static bool CanPin { get; } = Environment.ProcessorCount >= 2 && FindTaskset() is not null;
+    public static string? Taskset { get; } = ExecutablePath.Find("taskset");
 
-    public static string? Taskset { get; } = FindTaskset();
+    public static bool CanPin { get; } = Environment.ProcessorCount >= 2 && Taskset is not null;
 
     /// <summary>Pins every thread of this process (and the threads they create later) to <paramref name="cpu"/>.</summary>
     public static bool PinSelf(int cpu)
@@ -26,19 +26,5 @@ internal static class Cpu
         process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         return process.ExitCode == 0;
-    }
-
-    private static string? FindTaskset()
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':'))
-        {
-            var path = Path.Combine(dir, "taskset");
-            if (File.Exists(path))
-            {
-                return path;
-            }
-        }
-
-        return null;
     }
 }

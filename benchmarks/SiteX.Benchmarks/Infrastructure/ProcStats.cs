@@ -43,6 +43,69 @@ internal static partial class ProcStats
         return TimeSpan.FromSeconds(ticks / s_ticksPerSecond);
     }
 
+    /// <summary>
+    /// User plus system CPU time of <paramref name="pid"/> and all its descendants alive now (e.g. an nginx master and
+    /// its workers). A descendant that exited takes its CPU time with it, so call this on a stable process tree.
+    /// </summary>
+    public static TimeSpan TreeCpuTime(int pid)
+    {
+        var total = TimeSpan.Zero;
+        foreach (var member in Tree(pid))
+        {
+            try
+            {
+                total += CpuTime(member);
+            }
+            catch (IOException)
+            {
+                // Exited between the listing and the read.
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary><paramref name="pid"/> and its descendants, from the parent ids in every <c>/proc/PID/stat</c>.</summary>
+    public static IReadOnlyList<int> Tree(int pid)
+    {
+        var children = new Dictionary<int, List<int>>();
+        foreach (var dir in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                // After "(comm) ": state is the first field, the parent id the second.
+                var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 3)[1], CultureInfo.InvariantCulture);
+                if (!children.TryGetValue(parent, out var list))
+                {
+                    children[parent] = list = [];
+                }
+
+                list.Add(id);
+            }
+            catch (IOException)
+            {
+                // Exited while listing.
+            }
+        }
+
+        var tree = new List<int> { pid };
+        for (var i = 0; i < tree.Count; i++)
+        {
+            if (children.TryGetValue(tree[i], out var list))
+            {
+                tree.AddRange(list);
+            }
+        }
+
+        return tree;
+    }
+
     private static long StatusKiB(int pid, string key)
     {
         foreach (var line in File.ReadLines($"/proc/{pid}/status"))

@@ -80,19 +80,7 @@ internal sealed class QueueSites : IDisposable
     }
 
     /// <summary>Waits (up to 5 s) until both gateways stop using CPU, so work a run leaves behind is charged to it.</summary>
-    public async Task QuiesceAsync(CancellationToken ct)
-    {
-        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency * 5;
-        while (System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
-        {
-            var before = ProcStats.CpuTime(A.Id) + ProcStats.CpuTime(B.Id);
-            await Task.Delay(200, ct);
-            if (ProcStats.CpuTime(A.Id) + ProcStats.CpuTime(B.Id) - before <= TimeSpan.FromMilliseconds(10))
-            {
-                return;
-            }
-        }
-    }
+    public Task QuiesceAsync(CancellationToken ct) => Quiescence.WaitAsync([A.Id, B.Id], ct);
 
     public void Dispose()
     {

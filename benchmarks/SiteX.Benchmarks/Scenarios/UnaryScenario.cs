@@ -69,11 +69,11 @@ internal static class UnaryScenario
         {
             foreach (var path in paths)
             {
-                await RunAsync(path.Client, path.Gateway is null ? null : headers, request, concurrency, Math.Max(warmup / 2, 1000), ct);
+                await UnaryLoad.RunAsync(path.Client, path.Gateway is null ? null : headers, request, concurrency, Math.Max(warmup / 2, 1000), ct);
             }
         }
 
-        await QuiesceAsync(servers, ct);
+        await Quiescence.WaitAsync(servers, ct);
 
         var table = new MarkdownTable("round", "path", "calls/s", "p50 us", "p99 us", "gateway CPU us/call", "gateway B/call", "sample CPU us/call", "ratio to direct");
         var results = paths.ToDictionary(p => p.Name, _ => new List<Result>());
@@ -87,8 +87,8 @@ internal static class UnaryScenario
                 var gatewayCpu = gateway is null ? TimeSpan.Zero : ProcStats.CpuTime(gateway.Id);
                 var sampleCpu = ProcStats.CpuTime(samplePid);
                 var allocated = gateway is null ? 0 : await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct);
-                var (seconds, latencies) = await RunAsync(path.Client, gateway is null ? null : headers, request, concurrency, count, ct);
-                await QuiesceAsync(servers, ct);
+                var (seconds, latencies) = await UnaryLoad.RunAsync(path.Client, gateway is null ? null : headers, request, concurrency, count, ct);
+                await Quiescence.WaitAsync(servers, ct);
                 var gatewayUs = gateway is null ? 0 : (ProcStats.CpuTime(gateway.Id) - gatewayCpu).TotalMicroseconds / count;
                 var sampleUs = (ProcStats.CpuTime(samplePid) - sampleCpu).TotalMicroseconds / count;
                 var bytesPerCall = gateway is null ? 0 : (await GatewayMetricsReader.ReadAsync(gateway.AdminPort, GatewayMetricsReader.AllocatedBytes, ct) - allocated) / count;
@@ -129,49 +129,7 @@ internal static class UnaryScenario
             .Select(pair => pair.Split('=', 2))
             .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "", StringComparer.Ordinal);
 
-    /// <summary>
-    /// Waits (up to 5 s) until the servers stop using CPU, so work a run leaves behind (the access log writer draining
-    /// its queue, a background GC) is charged to that run and not to the next one.
-    /// </summary>
-    private static async Task QuiesceAsync(int[] pids, CancellationToken ct)
-    {
-        var quietFor = TimeSpan.FromMilliseconds(200);
-        var threshold = TimeSpan.FromMilliseconds(10);
-        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 5;
-        while (Stopwatch.GetTimestamp() < deadline)
-        {
-            var before = Total(pids);
-            await Task.Delay(quietFor, ct);
-            if (Total(pids) - before <= threshold)
-            {
-                return;
-            }
-        }
-    }
-
-    private static TimeSpan Total(int[] pids) => pids.Aggregate(TimeSpan.Zero, (sum, pid) => sum + ProcStats.CpuTime(pid));
-
     private static string R(int round) => round.ToString(CultureInfo.InvariantCulture);
-
-    private static async Task<(double Seconds, double[] LatenciesUs)> RunAsync(Echo.EchoClient client, Metadata? headers, EchoRequest request, int concurrency, int count, CancellationToken ct)
-    {
-        var latencies = new double[count];
-        var next = -1;
-        var start = Stopwatch.GetTimestamp();
-        var workers = Enumerable.Range(0, concurrency).Select(async _ =>
-        {
-            await Task.Yield();
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                var callStart = Stopwatch.GetTimestamp();
-                await client.UnaryAsync(request, headers, DateTime.UtcNow.AddSeconds(30), ct);
-                latencies[i] = Stopwatch.GetElapsedTime(callStart).TotalMicroseconds;
-            }
-        }).ToArray();
-        await Task.WhenAll(workers);
-        return (Stopwatch.GetElapsedTime(start).TotalSeconds, latencies);
-    }
 
     /// <summary>One way to the sample: straight, or through a gateway.</summary>
     private sealed record Path(string Name, SitexProcess? Gateway, Grpc.Net.Client.GrpcChannel Channel)
