@@ -43,8 +43,10 @@ internal sealed partial class SitexProcess : IDisposable
     public string RouteTablePath => Path.Combine(Directory, "route_table.json");
 
     /// <summary>Starts <c>sitex serve</c> on free loopback ports with <paramref name="routeTable"/> (none: embedded defaults);
-    /// <paramref name="environment"/> adds to (or overrides) <see cref="Environment"/> for this process only.</summary>
-    public static async Task<SitexProcess> StartAsync(string name, string? routeTable, int? cpu = null, string selfParty = "9999", IReadOnlyDictionary<string, string>? environment = null)
+    /// <paramref name="environment"/> adds to (or overrides) <see cref="Environment"/> for this process only;
+    /// <paramref name="dll"/> runs another build of sitex (default: the one copied next to the benchmarks).</summary>
+    public static async Task<SitexProcess> StartAsync(string name, string? routeTable, int? cpu = null, string selfParty = "9999", IReadOnlyDictionary<string, string>? environment = null,
+        string? dll = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory($"sitex-bench-{name}-").FullName;
         var args = new List<string> { "serve", "--grpc-port", "0", "--admin-port", "0", "--http-port", "0", "--bind", "127.0.0.1", "--data-dir", Path.Combine(directory, "data") };
@@ -65,7 +67,7 @@ internal sealed partial class SitexProcess : IDisposable
             env[key] = value;
         }
 
-        var process = ChildProcess.StartDotnet(ChildProcess.SitexDll, args, cpu, directory, env);
+        var process = ChildProcess.StartDotnet(dll ?? ChildProcess.SitexDll, args, cpu, directory, env);
         try
         {
             var (line, timestamp) = await process.WaitForLineAsync("SiteX ready", StartTimeout);

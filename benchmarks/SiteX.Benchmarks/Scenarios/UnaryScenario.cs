@@ -24,11 +24,13 @@ internal static class UnaryScenario
         var payloadBytes = options.Int("payload", 100);
         var rounds = options.Int("rounds", 3);
         var variant = ParseEnvironment(options.String("variant-env", ""));
+        var variantDll = options.String("variant-dll", "");
         var pin = !options.Flag("no-pin") && Cpu.CanPin && Cpu.PinSelf(ClientCpu);
         int? serverCpu = pin ? ServerCpu : null;
         Console.WriteLine($"# unary: {count} calls of {payloadBytes} B, {concurrency} concurrent on one channel, {rounds} interleaved rounds; " +
             (pin ? $"gateways and sample pinned to CPU {ServerCpu}, client to CPU {ClientCpu}" : "not pinned") +
-            (variant.Count > 0 ? $"; variant gateway with {string.Join(",", variant.Select(p => $"{p.Key}={p.Value}"))}" : ""));
+            (variant.Count > 0 ? $"; variant gateway with {string.Join(",", variant.Select(p => $"{p.Key}={p.Value}"))}" : "") +
+            (variantDll.Length > 0 ? $"; variant gateway {variantDll}" : ""));
 
         var (sampleProcess, samplePort) = await SampleMode.StartChildAsync("echo@9999", serverCpu);
         using var sample = sampleProcess;
@@ -38,9 +40,9 @@ internal static class UnaryScenario
         {
             var gateway = await SitexProcess.StartAsync("unary", table, serverCpu);
             paths.Add(new Path("via gateway", gateway, EchoClients.Channel(gateway.GrpcPort)));
-            if (variant.Count > 0)
+            if (variant.Count > 0 || variantDll.Length > 0)
             {
-                var other = await SitexProcess.StartAsync("unary-variant", table, serverCpu, environment: variant);
+                var other = await SitexProcess.StartAsync("unary-variant", table, serverCpu, environment: variant, dll: variantDll.Length > 0 ? variantDll : null);
                 paths.Add(new Path("via variant", other, EchoClients.Channel(other.GrpcPort)));
             }
 
