@@ -48,17 +48,18 @@ public class PacketHeaderFieldsBenchmarks
         return party;
     }
 
-    /// <summary>Everything the plane reads from the header of a push from a peer gateway.</summary>
+    /// <summary>Everything the plane reads from the header of a push from a peer gateway
+    /// (<see cref="PacketHeaderReader.TryRead"/>: the RollSiteHeader parsed once).</summary>
     [Benchmark]
     public (string? Party, string? Role, int Claims) DestinationSourcesAndRole_InterSite()
     {
-        PacketHeaderReader.TryGetDestination(_header, isPush: true, out var party, out _, out _, out _);
+        PacketHeaderReader.TryRead(_header, isPush: true, out var route, out _);
         var claims = 0;
-        foreach (var _ in PacketHeaderReader.ClaimedSources(_header))
+        foreach (var _ in route.ClaimedSources())
         {
             claims++;
         }
 
-        return (party, PacketHeaderReader.SourceRole(_header), claims);
+        return (route.Party, route.SourceRole, claims);
     }
 }

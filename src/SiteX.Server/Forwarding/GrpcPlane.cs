@@ -129,7 +129,7 @@ internal sealed class GrpcPlane
             return;
         }
 
-        if (!PacketHeaderReader.TryGetDestination(peek.Header!, isPush, out var party, out var role, out var source, out var error))
+        if (!PacketHeaderReader.TryRead(peek.Header!, isPush, out var route, out var error))
         {
             await _forwarder.FailAsync(context, call, GatewayError.BadRequest, $"SiteX gateway {self}: {error}", ErrorStyle.GrpcStatus);
             return;
@@ -137,7 +137,7 @@ internal sealed class GrpcPlane
 
         if (call.Ingress == IngressKind.InterSite)
         {
-            foreach (var (claimed, field) in PacketHeaderReader.ClaimedSources(peek.Header!))
+            foreach (var (claimed, field) in route.ClaimedSources())
             {
                 if (!_guard.IsAllowedSource(call, claimed))
                 {
@@ -147,8 +147,9 @@ internal sealed class GrpcPlane
             }
         }
 
-        call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;
-        call.SourceService = PacketHeaderReader.SourceRole(peek.Header!) ?? call.SourceService;
+        var (party, role) = (route.Party, route.Role);
+        call.SourceParty = route.SourceParty ?? call.SourceParty;
+        call.SourceService = route.SourceRole ?? call.SourceService;
         if (string.IsNullOrEmpty(party))
         {
             await _forwarder.FailAsync(context, call, GatewayError.MissingTarget,

@@ -75,10 +75,12 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
                 return Refused($"SiteX gateway {self}: the Packet names no destination; set header.dst.partyId");
             }
 
-            if (!PacketHeaderReader.TryGetDestination(packet.Header, isPush: false, out var party, out var role, out var source, out var headerError))
+            if (!PacketHeaderReader.TryRead(packet.Header, isPush: false, out var route, out var headerError))
             {
                 return Refused($"SiteX gateway {self}: {headerError}");
             }
+
+            var (party, role) = (route.Party, route.Role);
 
             if (string.IsNullOrEmpty(party))
             {
@@ -92,7 +94,7 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
 
             if (call.Ingress == IngressKind.InterSite)
             {
-                foreach (var (claimed, field) in PacketHeaderReader.ClaimedSources(packet.Header))
+                foreach (var (claimed, field) in route.ClaimedSources())
                 {
                     if (!guard.IsAllowedSource(call, claimed))
                     {
@@ -103,8 +105,8 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
 
             call.TargetParty = party;
             call.Service = string.IsNullOrEmpty(role) ? RouteTableParser.DefaultKey : role;
-            call.SourceParty = string.IsNullOrEmpty(source) ? call.SourceParty : source;
-            call.SourceService = PacketHeaderReader.SourceRole(packet.Header) ?? call.SourceService;
+            call.SourceParty = route.SourceParty ?? call.SourceParty;
+            call.SourceService = route.SourceRole ?? call.SourceService;
             if (!permissions.TryAuthorize(context, call, table, party, call.Service, out var denial, out var denied))
             {
                 return InvokeReply.Failed(denial, denied);

@@ -189,9 +189,23 @@ internal static class PacketHeaderReader
     /// </summary>
     public static bool TryGetDestination(Metadata header, bool isPush, out string? party, out string? role, out string? sourceParty, out string? error)
     {
-        party = header.Dst?.PartyId;
-        role = header.Dst?.Role;
-        sourceParty = header.Src?.PartyId;
+        var ok = TryRead(header, isPush, out var route, out error);
+        (party, role, sourceParty) = (route.Party, route.Role, route.SourceParty);
+        return ok;
+    }
+
+    /// <summary>
+    /// Everything the planes need from a Packet header, with its <c>RollSiteHeader</c> parsed once: the destination
+    /// (as <see cref="TryGetDestination"/>), the source party and role, and each source party it claims. False, with
+    /// <paramref name="error"/>, when <c>header.ext</c> is not a <c>RollSiteHeader</c>.
+    /// </summary>
+    public static bool TryRead(Metadata header, bool isPush, out PacketRoute route, out string? error)
+    {
+        var party = header.Dst?.PartyId;
+        var role = header.Dst?.Role;
+        var sourceParty = header.Src?.PartyId;
+        var sourceRole = header.Src?.Role;
+        string? rollSiteSource = null;
         error = null;
         if (!header.Ext.IsEmpty)
         {
@@ -203,6 +217,7 @@ internal static class PacketHeaderReader
             catch (Google.Protobuf.InvalidProtocolBufferException)
             {
                 error = "invalid rollSiteHeader in Packet.header.ext";
+                route = default;
                 return false;
             }
 
@@ -216,53 +231,45 @@ internal static class PacketHeaderReader
                 role = rollSite.DstRole;
             }
 
-            if (string.IsNullOrEmpty(sourceParty) && !string.IsNullOrEmpty(rollSite.SrcPartyId))
+            rollSiteSource = string.IsNullOrEmpty(rollSite.SrcPartyId) ? null : rollSite.SrcPartyId;
+            if (string.IsNullOrEmpty(sourceParty))
             {
-                sourceParty = rollSite.SrcPartyId;
+                sourceParty = rollSiteSource;
+            }
+
+            if (string.IsNullOrEmpty(sourceRole) && !string.IsNullOrEmpty(rollSite.SrcRole))
+            {
+                sourceRole = rollSite.SrcRole;
             }
         }
 
+        route = new PacketRoute(party, role, string.IsNullOrEmpty(sourceParty) ? null : sourceParty, string.IsNullOrEmpty(sourceRole) ? null : sourceRole,
+            string.IsNullOrEmpty(header.Src?.PartyId) ? null : header.Src.PartyId, rollSiteSource);
         return true;
     }
+}
 
-    /// <summary>Every source party a Packet header claims, with the field that claims it: <c>src.partyId</c> and the
-    /// <c>RollSiteHeader</c>'s <c>srcPartyId</c> (both are checked against a peer's proven party).</summary>
-    public static IEnumerable<(string Party, string Field)> ClaimedSources(Metadata header)
+/// <summary>What a Packet header says about its call (<see cref="PacketHeaderReader.TryRead"/>).</summary>
+/// <param name="Party">The destination party.</param>
+/// <param name="Role">The destination role.</param>
+/// <param name="SourceParty">The source party (<c>src.partyId</c>, else the RollSiteHeader's).</param>
+/// <param name="SourceRole">The sending role (<c>src.role</c>, else the RollSiteHeader's <c>srcRole</c>), for permission rules.</param>
+/// <param name="HeaderSource"><c>header.src.partyId</c>, when set.</param>
+/// <param name="RollSiteSource">The RollSiteHeader's <c>srcPartyId</c>, when set.</param>
+internal readonly record struct PacketRoute(string? Party, string? Role, string? SourceParty, string? SourceRole, string? HeaderSource, string? RollSiteSource)
+{
+    /// <summary>Every source party the header claims, with the field that claims it (each is checked against a peer's
+    /// proven party).</summary>
+    public IEnumerable<(string Party, string Field)> ClaimedSources()
     {
-        if (!string.IsNullOrEmpty(header.Src?.PartyId))
+        if (HeaderSource is not null)
         {
-            yield return (header.Src.PartyId, "the Packet's header.src.partyId");
+            yield return (HeaderSource, "the Packet's header.src.partyId");
         }
 
-        if (!header.Ext.IsEmpty && TryParseRollSite(header, out var rollSite) && !string.IsNullOrEmpty(rollSite.SrcPartyId))
+        if (RollSiteSource is not null)
         {
-            yield return (rollSite.SrcPartyId, "the Packet's RollSiteHeader srcPartyId");
+            yield return (RollSiteSource, "the Packet's RollSiteHeader srcPartyId");
         }
-    }
-
-    private static bool TryParseRollSite(Metadata header, out RollSiteHeader rollSite)
-    {
-        try
-        {
-            rollSite = RollSiteHeader.Parser.ParseFrom(header.Ext);
-            return true;
-        }
-        catch (Google.Protobuf.InvalidProtocolBufferException)
-        {
-            rollSite = null!;
-            return false;
-        }
-    }
-
-    /// <summary>The sending role of a Packet (<c>header.src.role</c>, else the <c>RollSiteHeader</c>'s <c>srcRole</c>),
-    /// or null; for permission rules. A malformed <c>ext</c> has already been refused by <see cref="TryGetDestination"/>.</summary>
-    public static string? SourceRole(Metadata header)
-    {
-        if (!string.IsNullOrEmpty(header.Src?.Role))
-        {
-            return header.Src.Role;
-        }
-
-        return !header.Ext.IsEmpty && TryParseRollSite(header, out var rollSite) && !string.IsNullOrEmpty(rollSite.SrcRole) ? rollSite.SrcRole : null;
     }
 }

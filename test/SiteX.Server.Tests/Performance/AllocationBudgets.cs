@@ -47,6 +47,11 @@ internal static class AllocationBudgets
     /// <c>ext</c>, with its strings and its (empty) options map.</summary>
     public const long PacketDestination = 896;
 
+    /// <summary><c>PacketHeaderReader.TryRead</c> and its <c>ClaimedSources</c>, what the planes read from a peer
+    /// gateway's Packet: the one <c>RollSiteHeader</c> parse of <see cref="PacketDestination"/> (896 B) and the claims'
+    /// enumerator. 1848 B while the destination, the claims and the source role each parsed <c>ext</c> again.</summary>
+    public const long PacketRouteInterSite = 1032;
+
     /// <summary><c>SegmentedLogStore.AppendAsync</c> of 1 KiB, counted in the whole process: the record buffer that holds
     /// the payload (and serves as its cache), the <c>StoredMessage</c>, the pending operation with its completion source
     /// and task, and the state machines of <c>AppendAsync</c> and of the test's async call awaiting it (as any caller

@@ -143,6 +143,28 @@ public sealed class HotPathAllocationTests(HotPathAllocationTests.Tables tables,
         Check("PacketHeaderReader.TryGetDestination", bytes, AllocationBudgets.PacketDestination);
     }
 
+    [BudgetFact]
+    public void PacketHeaderReaderTryRead_InterSiteClaims_ParseTheRollSiteHeaderOnce()
+    {
+        // Arrange: what the gRPC plane reads from a peer gateway's push: destination, claimed sources and source role.
+        PacketHeaderReader.TryParse(new(HotPathInputs.PacketFrame(1024)), 4096, out var header, out _);
+        string? party = null;
+        var claims = 0;
+
+        // Act
+        var bytes = AllocationMeter.PerOperation(() =>
+        {
+            PacketHeaderReader.TryRead(header!, isPush: true, out var route, out _);
+            party = route.Party;
+            claims = route.ClaimedSources().Count();
+        });
+
+        // Assert
+        Assert.Equal(HotPathInputs.KnownParty, party);
+        Assert.True(claims > 0, "the input Packet claims a source");
+        Check("PacketHeaderReader.TryRead + ClaimedSources", bytes, AllocationBudgets.PacketRouteInterSite);
+    }
+
     private void Check(string path, double bytes, long budget)
     {
         output.WriteLine($"{path}: {bytes:0.#} B/op (budget {budget} B/op)");
