@@ -26,7 +26,12 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
     private readonly ILogger<AccessLog> _logger;
     private readonly TimeProvider _time;
     private Task? _writer;
+    private Timer? _flushTimer;
     private long _dropped;
+    private int _unflushed;
+
+    /// <summary>Longest time a line waits in the writer's buffer before it is written to the file.</summary>
+    internal static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
 
     public AccessLog(IOptions<SiteXOptions> options, ILogger<AccessLog> logger, TimeProvider time)
     {
@@ -51,6 +56,8 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
         {
             Interlocked.Increment(ref _dropped);
         }
+
+        _unflushed = 1;
     }
 
     /// <summary>Formats one call as a flow.log line (wire-contract 2.10).</summary>
@@ -77,14 +84,20 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
         else
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
-            var stream = new FileStream(target, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096, useAsync: false);
-            output = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false };
+            var stream = new FileStream(target, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, useAsync: false);
+            output = new StreamWriter(stream, new UTF8Encoding(false), 16 * 1024) { AutoFlush = false };
         }
 
         _writer = Task.Run(() => WriteLoopAsync(output, ownsOutput: target != "-"), CancellationToken.None);
+        _flushTimer = new Timer(_ => RequestFlush(), null, FlushInterval, FlushInterval);
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Writes queued lines until the queue is completed. Lines collect in the writer's buffer and reach the file when it
+    /// fills or when the flush timer queues its marker (every <see cref="FlushInterval"/>, only after new lines): at
+    /// thousands of calls a second that is a few writes to the file per interval, not one per burst of lines.
+    /// </summary>
     private async Task WriteLoopAsync(TextWriter output, bool ownsOutput)
     {
         try
@@ -95,17 +108,18 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
             {
                 while (reader.TryRead(out var entry))
                 {
+                    if (entry.IsFlushMarker)
+                    {
+                        await FlushAsync(output).ConfigureAwait(false);
+                        continue;
+                    }
+
                     entry.WriteTo(output, scratch);
                     output.WriteLine();
                 }
-
-                await output.FlushAsync().ConfigureAwait(false);
-                var dropped = Interlocked.Exchange(ref _dropped, 0);
-                if (dropped > 0)
-                {
-                    ForwardingLog.AccessLogDropped(_logger, dropped);
-                }
             }
+
+            await FlushAsync(output).ConfigureAwait(false);
         }
         finally
         {
@@ -116,8 +130,28 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>The flush timer's tick: a flush marker into the queue, when lines came since the last one.</summary>
+    private void RequestFlush()
+    {
+        if (Interlocked.Exchange(ref _unflushed, 0) == 1)
+        {
+            _lines.Writer.TryWrite(default);
+        }
+    }
+
+    private async Task FlushAsync(TextWriter output)
+    {
+        await output.FlushAsync().ConfigureAwait(false);
+        var dropped = Interlocked.Exchange(ref _dropped, 0);
+        if (dropped > 0)
+        {
+            ForwardingLog.AccessLogDropped(_logger, dropped);
+        }
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _flushTimer?.Dispose();
         _lines.Writer.TryComplete();
         if (_writer is not null)
         {
@@ -127,6 +161,7 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _flushTimer?.Dispose();
         _lines.Writer.TryComplete();
         if (_writer is not null)
         {
@@ -140,6 +175,9 @@ internal readonly record struct AccessLogEntry(
     DateTimeOffset Time, string Protocol, string? TraceId, string Action, string? Uri, string? SessionId, string? Topic, string? SourceParty,
     string? TargetParty, string? StatusCode, long CostMs, string? Endpoint, long RequestBytes, string? ErrorMessage)
 {
+    /// <summary>The entry the flush timer queues (the default value: no call has a null protocol).</summary>
+    public bool IsFlushMarker => Protocol is null;
+
     public static AccessLogEntry Of(GatewayCall call, DateTimeOffset now) => new(
         now, call.Protocol, call.TraceId, call.Action, call.Uri, call.SessionId, call.Topic, call.SourceParty, call.TargetParty, call.StatusCode,
         (long)call.Elapsed.TotalMilliseconds, call.Endpoint?.Display, call.RequestBytes, call.ErrorMessage);
