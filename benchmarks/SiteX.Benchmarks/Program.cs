@@ -37,10 +37,9 @@ internal static class Program
         }
 
         var options = BenchArgs.Parse(args.AsSpan(1));
-        foreach (var pair in options.String("gateway-env", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var (key, value) in options.Environment("gateway-env"))
         {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            SitexProcess.Environment[pair[..equals]] = pair[(equals + 1)..];
+            SitexProcess.Environment[key] = value;
         }
 
         if (args[0] is not ("sample" or "http-sink") && !IsRelease())

@@ -31,4 +31,10 @@ internal sealed class BenchArgs
         _values.TryGetValue(name, out var text) && text is not null ? text : defaultValue;
 
     public bool Flag(string name) => _values.ContainsKey(name);
+
+    /// <summary>An environment option, <c>--name KEY=VALUE[,KEY=VALUE]</c>; empty when absent.</summary>
+    public Dictionary<string, string> Environment(string name) =>
+        String(name, "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2))
+            .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "", StringComparer.Ordinal);
 }

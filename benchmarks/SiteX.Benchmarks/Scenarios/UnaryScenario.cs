@@ -23,7 +23,7 @@ internal static class UnaryScenario
         var count = options.Int("count", 20_000);
         var payloadBytes = options.Int("payload", 100);
         var rounds = options.Int("rounds", 3);
-        var variant = ParseEnvironment(options.String("variant-env", ""));
+        var variant = options.Environment("variant-env");
         var variantDll = options.String("variant-dll", "");
         var pin = !options.Flag("no-pin") && Cpu.CanPin && Cpu.PinSelf(ClientCpu);
         int? serverCpu = pin ? ServerCpu : null;
@@ -124,12 +124,6 @@ internal static class UnaryScenario
             "bytes per call from the gateway's dotnet_gc_heap_total_allocated_bytes_total (/metrics)");
         return 0;
     }
-
-    /// <summary><c>KEY=VALUE[,KEY=VALUE]</c>.</summary>
-    private static Dictionary<string, string> ParseEnvironment(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(pair => pair.Split('=', 2))
-            .ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "", StringComparer.Ordinal);
 
     private static string R(int round) => round.ToString(CultureInfo.InvariantCulture);
 

@@ -57,7 +57,10 @@ public sealed class AccessLog : IHostedService, IAsyncDisposable
             Interlocked.Increment(ref _dropped);
         }
 
-        _unflushed = 1;
+        if (Volatile.Read(ref _unflushed) == 0)
+        {
+            Volatile.Write(ref _unflushed, 1); // written once per flush interval, not by every call
+        }
     }
 
     /// <summary>Formats one call as a flow.log line (wire-contract 2.10).</summary>

@@ -5,7 +5,7 @@ namespace SiteX.Server.Security;
 /// failed handshake can say what the peer really answered: a TLS record, an alert, an HTTP/2 frame, "HTTP/1.1 400", or
 /// nothing at all.
 /// </summary>
-internal sealed class HandshakeProbeStream(Stream inner) : Stream
+internal sealed class HandshakeProbeStream(Stream inner) : SiteX.Server.Internal.DelegatingStream(inner)
 {
     private const int Recorded = 16;
     private readonly byte[] _first = new byte[Recorded];
@@ -17,19 +17,9 @@ internal sealed class HandshakeProbeStream(Stream inner) : Stream
     /// <summary>Whether the peer closed its side before sending <see cref="Recorded"/> bytes.</summary>
     public bool SawEndOfStream { get; private set; }
 
-    public override bool CanRead => inner.CanRead;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => inner.CanWrite;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        var read = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         Record(buffer.Span[..read]);
         return read;
     }
@@ -41,41 +31,9 @@ internal sealed class HandshakeProbeStream(Stream inner) : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        var read = inner.Read(buffer);
+        var read = Inner.Read(buffer);
         Record(buffer[..read]);
         return read;
-    }
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-    public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await inner.DisposeAsync().ConfigureAwait(false);
-        await base.DisposeAsync().ConfigureAwait(false);
     }
 
     private void Record(ReadOnlySpan<byte> read)

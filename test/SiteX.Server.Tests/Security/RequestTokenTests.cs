@@ -204,15 +204,10 @@ public sealed class RequestTokensServiceTests
     [Fact]
     public void ABadKey_StopsTheGatewayFromStarting_NamingTheSetting()
     {
-        var options = new SiteX.Server.Configuration.SiteXOptions
+        var error = TokenStartup.Refused(new SiteX.Server.Configuration.TokenOptions
         {
-            GrpcPort = 0,
-            HttpPort = 0,
-            AdminPort = 0,
-            Tokens = { Keys = [new PeerKeyConfig { Peer = "10000", Id = "k1", Secret = Convert.ToBase64String(new byte[8]) }] },
-        };
-
-        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => SiteX.Server.Hosting.SiteXServer.Create(options, _ => { }));
+            Keys = [new PeerKeyConfig { Peer = "10000", Id = "k1", Secret = Convert.ToBase64String(new byte[8]) }],
+        });
         Assert.Contains("Tokens:Keys[0].Secret", error.Message, StringComparison.Ordinal);
     }
 }
@@ -267,16 +262,16 @@ public sealed class TokenKeyFileTests : IDisposable
     [Fact]
     public void AMissingKeyFile_StopsTheGatewayFromStarting()
     {
-        var options = new SiteX.Server.Configuration.SiteXOptions
-        {
-            GrpcPort = 0,
-            HttpPort = 0,
-            AdminPort = 0,
-            Tokens = { KeyFile = Path.Combine(_directory, "absent.json") },
-        };
-
-        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => SiteX.Server.Hosting.SiteXServer.Create(options, _ => { }));
+        var error = TokenStartup.Refused(new SiteX.Server.Configuration.TokenOptions { KeyFile = Path.Combine(_directory, "absent.json") });
         Assert.Contains("Tokens:KeyFile", error.Message, StringComparison.Ordinal);
         Assert.Contains("absent.json cannot be read", error.Message, StringComparison.Ordinal);
     }
+}
+
+/// <summary>Starting a gateway with token settings that must stop it.</summary>
+internal static class TokenStartup
+{
+    public static Microsoft.Extensions.Options.OptionsValidationException Refused(SiteX.Server.Configuration.TokenOptions tokens) =>
+        Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => SiteX.Server.Hosting.SiteXServer.Create(
+            new SiteX.Server.Configuration.SiteXOptions { GrpcPort = 0, HttpPort = 0, AdminPort = 0, Tokens = tokens }, _ => { }));
 }
