@@ -186,11 +186,16 @@ public sealed class RouteTableManager : IDisposable
         _tlsWatcher.Watch(files);
     }
 
+    /// <summary>Rules (old and new table together) from which a reload ends with a compacting collection.</summary>
+    internal const int CompactAfterRules = 1_000;
+
     private void Apply(RouteTableConfig config, string source, byte[] hash)
     {
+        RouteTable table;
+        var previousRules = _current.RuleCount;
         lock (_applyLock)
         {
-            var table = RouteTable.Create(config, _options.SelfParties, Interlocked.Increment(ref _version), source);
+            table = RouteTable.Create(config, _options.SelfParties, Interlocked.Increment(ref _version), source);
             _current = table;
             _lastHash = hash;
             LastErrors = [];
@@ -215,6 +220,14 @@ public sealed class RouteTableManager : IDisposable
         }
 
         Changed?.Invoke(_current);
+
+        // A big table's parse garbage and the table it replaced sit in gen 2, and the GC would keep their memory
+        // committed long after (a 10 000-party table: a plateau of +60 to +80 MiB of RSS over repeated reloads).
+        // Reloads are rare, so one compacting collection that returns it to the OS is cheap (target O3).
+        if (table.RuleCount + previousRules >= CompactAfterRules)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
     }
 
     private void Reject(string source, IReadOnlyList<RouteTableError> errors)
