@@ -281,6 +281,29 @@ public sealed class HpackDecoderTests
     }
 
     [Fact]
+    public void Decode_SizeUpdateAboveInitialLimit_GrowsTheTable()
+    {
+        // Arrange: the table starts at 4096 with entries in it; the advertised limit is raised to 16384.
+        var decoder = new HpackDecoder();
+        Decode(decoder, Hex("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d"));
+        decoder.MaxDynamicTableSize = 16384;
+        var writer = new HpackModelTests.BlockWriter();
+        writer.Integer(16384, 5, 0x20);
+        writer.Integer(0, 6, 0x40);
+        writer.String("x-big", huffman: false);
+        writer.String(new string('b', 10000), huffman: true);
+
+        // Act
+        var headers = Decode(decoder, writer.ToArray());
+
+        // Assert: the new entry and the old one both fit, and index 63 still finds the old one.
+        Assert.Equal([("x-big", new string('b', 10000))], headers);
+        Assert.Equal(16384, decoder.DynamicTable.MaxSize);
+        Assert.Equal([("x-big", new string('b', 10000)), (":authority", "www.example.com")], Table(decoder));
+        Assert.Equal([(":authority", "www.example.com")], Decode(decoder, Hex("bf")));
+    }
+
+    [Fact]
     public void Decode_AfterLimitLowered_RequiresSizeUpdateFirst()
     {
         var decoder = new HpackDecoder();
