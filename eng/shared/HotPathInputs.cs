@@ -172,6 +172,19 @@ internal static class HotPathInputs
         return frame;
     }
 
+    /// <summary>
+    /// The header block a gRPC server's HPACK encoder sends first on a connection: <c>:status: 200</c> indexed, then
+    /// <c>content-type: application/grpc</c>, <c>grpc-encoding: identity</c> and a <c>date</c> as Huffman-coded literals
+    /// with incremental indexing (each decode inserts three dynamic table entries, so a decoder fed it repeatedly keeps
+    /// evicting). Made with the tests' Huffman encoder (test/SiteX.Server.Tests/Forwarding/H2).
+    /// </summary>
+    public static byte[] GrpcResponseHeaders() => Convert.FromHexString(
+        "885F8B1D75D0620D263D4C4D6564408A9ACAC8B16A21E435537F863485A9264FAF6196D07ABE941054D444A8200595040B8166E082A62D1BFF");
+
+    /// <summary>The same four fields as the encoder sends them on later responses: the static <c>:status: 200</c> and
+    /// three dynamic table indexes.</summary>
+    public static byte[] GrpcResponseHeadersIndexed() => [0x88, 0xC0, 0xBF, 0xBE];
+
     /// <summary><paramref name="bytes"/> as a request body pipe presents it: in <paramref name="segmentBytes"/> segments
     /// (Kestrel's are 4 KiB), so the header may straddle two.</summary>
     public static ReadOnlySequence<byte> Segmented(byte[] bytes, int segmentBytes = 4096)
