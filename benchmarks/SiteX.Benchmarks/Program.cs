@@ -15,7 +15,7 @@ internal static class Program
           http-large     [--size-mib 1024] [--runs 3] [--peer grpc,http] [--chunked]  plain HTTP body up and down through two sitex processes to a sink
           startup        [--runs 10] [--idle-ms 1000]                                 sitex serve start to ready, idle RSS
           reload         [--runs 50] [--parties 10000] [--big-runs 5]                 route table rename to /healthz version change
-          unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin] [--variant-env KEY=VALUE,...] [--variant-dll PATH/sitex.dll]
+          unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin] [--variant-env KEY=VALUE,...] [--variant-dll PATH/sitex.dll] [--raw-sample]
           compare        [--sizes 100,1048576] [--counts 20000,800] [--rounds 5] [--concurrency 16] [--warmup 150000] [--peer-warmup 10000]
                          [--paths direct,sitex,nginx,haproxy,sitex2,nginx2] (or +haproxy2) [--access-log on|off] [--length-only] [--quick] [--no-pin] [--out FILE]
                          direct vs sitex vs nginx vs haproxy, one and two hops (targets F1-F3; peers: bash benchmarks/peers/install.sh)
@@ -24,7 +24,7 @@ internal static class Program
           queue-latency  [--samples 2000] [--size 1024] [--park-ms 5] [--block 100] [--warmup 500]
           rabbitmq       [--queues 16] [--size 1024] [--seconds 5] [--rounds 3] [--types classic,quorum] [--port 5672]   (start it: benchmarks/rabbitmq/rabbitmq.sh start DIR)
           every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
-          sample         [--name echo]                                                (internal) runs the Echo sample, prints its port
+          sample         [--name echo] [--raw]                                        (internal) runs the Echo sample (--raw: Kestrel alone), prints its port
           http-sink                                                                   (internal) runs the HTTP sink of http-large, prints its port
         """;
 

@@ -28,16 +28,27 @@ internal static partial class SampleMode
             stopped.TrySetResult();
         });
 
+        if (options.Flag("raw"))
+        {
+            var (app, port) = await RawEchoHost.StartAsync();
+            await using var _ = app;
+            Console.WriteLine(ReadyText + port.ToString(CultureInfo.InvariantCulture));
+            await stopped.Task;
+            await app.StopAsync();
+            return 0;
+        }
+
         await using var sample = await SampleHost.StartAsync(options.String("name", "echo"));
         Console.WriteLine(ReadyText + sample.Port.ToString(CultureInfo.InvariantCulture));
         await stopped.Task;
         return 0;
     }
 
-    /// <summary>Starts this program again in <c>sample</c> mode and returns the child and its port.</summary>
-    public static async Task<(ChildProcess Process, int Port)> StartChildAsync(string name, int? cpu = null)
+    /// <summary>Starts this program again in <c>sample</c> mode (with <paramref name="raw"/>, the framework-free
+    /// <see cref="RawEchoHost"/>) and returns the child and its port.</summary>
+    public static async Task<(ChildProcess Process, int Port)> StartChildAsync(string name, int? cpu = null, bool raw = false)
     {
-        var child = ChildProcess.StartDotnet(ChildProcess.BenchmarksDll, ["sample", "--name", name], cpu);
+        var child = ChildProcess.StartDotnet(ChildProcess.BenchmarksDll, raw ? ["sample", "--raw"] : ["sample", "--name", name], cpu);
         try
         {
             var (line, _) = await child.WaitForLineAsync(ReadyText, SitexProcess.StartTimeout);

@@ -25,14 +25,16 @@ internal static class UnaryScenario
         var rounds = options.Int("rounds", 3);
         var variant = options.Environment("variant-env");
         var variantDll = options.String("variant-dll", "");
+        var raw = options.Flag("raw-sample");
         var pin = !options.Flag("no-pin") && Cpu.CanPin && Cpu.PinSelf(ClientCpu);
         int? serverCpu = pin ? ServerCpu : null;
         Console.WriteLine($"# unary: {count} calls of {payloadBytes} B, {concurrency} concurrent on one channel, {rounds} interleaved rounds; " +
             (pin ? $"gateways and sample pinned to CPU {ServerCpu}, client to CPU {ClientCpu}" : "not pinned") +
             (variant.Count > 0 ? $"; variant gateway with {string.Join(",", variant.Select(p => $"{p.Key}={p.Value}"))}" : "") +
-            (variantDll.Length > 0 ? $"; variant gateway {variantDll}" : ""));
+            (variantDll.Length > 0 ? $"; variant gateway {variantDll}" : "") +
+            (raw ? "; the sample is the framework-free Kestrel echo (RawEchoHost)" : ""));
 
-        var (sampleProcess, samplePort) = await SampleMode.StartChildAsync("echo@9999", serverCpu);
+        var (sampleProcess, samplePort) = await SampleMode.StartChildAsync("echo@9999", serverCpu, raw);
         using var sample = sampleProcess;
         var table = RouteTables.Local("9999", "echo", samplePort);
         var paths = new List<Path> { new("direct", null, EchoClients.Channel(samplePort)) };
