@@ -20,9 +20,9 @@ internal struct H2HeaderBlockWriter : IForwardedHeaderSink, IDisposable
 
     private byte[] _buffer;
 
-    public H2HeaderBlockWriter(int initialSize = 2048)
+    public H2HeaderBlockWriter()
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(initialSize);
+        _buffer = ArrayPool<byte>.Shared.Rent(2048);
         Length = 0;
     }
 
