@@ -21,8 +21,14 @@ namespace SiteX.FunctionalTests.Tls;
 /// stand-in with a real Kestrel TLS listener) with the client certificate and CA its route names. Certificates are
 /// made at run time in the test's temp directory.
 /// </summary>
-public sealed class OutboundTlsTests(ITestOutputHelper output)
+public class OutboundTlsTests(ITestOutputHelper output)
 {
+    /// <summary>The forwarding engine of the gateways; null: the default (<see cref="H2RelayOutboundTlsTests"/> runs these on the
+    /// HTTP/2 relay).</summary>
+    protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
+
+    private TestCluster NewCluster() => new(output) { Engine = Engine };
+
     private const string PartyA = "9999";
     private const string PartyB = "10000";
     private const string EchoPath = "/sitex.samples.v1.Echo/Unary";
@@ -33,7 +39,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [InlineData("pkcs12")]
     public async Task MutualTls_ClientCertificateFromRoute_IsPresentedToThePeer(string format)
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA, algorithm: format == "pkcs1" ? SiteKeyAlgorithm.Rsa2048 : SiteKeyAlgorithm.EcdsaP256);
         JsonObject endpoint;
@@ -68,7 +74,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [InlineData(false)]
     public async Task ServerCertificateFromUnknownCa_CallFailsUnreachable_NothingDelivered(bool routeNamesCaFile)
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(OutboundPki.Site(pki.OtherCa, PartyB), requireClientCertificate: false);
         var endpoint = routeNamesCaFile ? Endpoint(peer.Port, ("caFile", pki.CaFile)) : Endpoint(peer.Port);
@@ -92,7 +98,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task ServerCertificateForAnotherHost_Fails_AndTheHostnameFieldAcceptsItWithThatSni()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(PartyB, dns: ["gateway.party10000.example"], addresses: []), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("caFile", pki.CaFile))));
@@ -123,7 +129,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [InlineData(null, PartyB, true)]
     public async Task PinnedPeerParty_OnlyACertificateNamingThatPartyIsAccepted(string? identity, string certificateParty, bool accepted)
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(certificateParty), requireClientCertificate: false);
         var endpoint = Endpoint(peer.Port, ("caFile", pki.CaFile), ("peer_party", PartyB));
@@ -154,7 +160,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task SwitchToTurnOffVerification_InAnEdit_IsRejectedNamingTheField_AndTheOldTableKeepsServing()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(PartyB), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("caFile", pki.CaFile))));
@@ -177,7 +183,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task ClientCertificateFilesReplaced_NewConnectionsPresentTheNewCertificate_OldHandlerIsRetired()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var first = pki.Site(PartyA);
         using var second = pki.Site(PartyA);
@@ -204,7 +210,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task KeyFileReplacedByAnotherCertificatesKey_ChangeRejected_TheOldCertificateKeepsServing()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA);
         var (cert, key) = pki.WritePem(client, "client");
@@ -230,7 +236,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task EditNamingAMissingCaFile_IsRejectedWithThePath_TheOldTableKeepsServing()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(PartyB), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("caFile", pki.CaFile))));
@@ -249,7 +255,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task EditThatLeavesTheTlsIdentityAlone_KeepsThePooledTlsConnection()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         var (cert, key) = pki.WritePem(pki.Site(PartyA), "client");
         await using var peer = await StartPeerAsync(pki.Site(PartyB));
@@ -272,7 +278,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task HttpsUrlRoute_InvokeConvertedToTheInterconnectionApi_CarriesTheClientCertificate()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA);
         var (cert, key) = pki.WritePem(client, "client");
@@ -294,7 +300,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task HttpsUrlRoute_PeerWithUntrustedCertificate_InvokeAnswersNetErrorNamingTls()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(OutboundPki.Site(pki.OtherCa, PartyB), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(new JsonObject
@@ -317,7 +323,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task QueuePushRelayedAsInvoke_GoesOverTheRoutesTlsChannelWithTheClientCertificate()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA);
         var (cert, key) = pki.WritePem(client, "client");

@@ -17,6 +17,7 @@ internal sealed partial class H2Connection
     private bool _continuationEndStream;
     private int _connectionUnacked;
     private bool _settingsAcked;
+    private readonly TaskCompletionSource _peerSettings = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastReceived = Environment.TickCount64;
     private long _pingSent;
     private bool _pingOutstanding;
@@ -45,6 +46,9 @@ internal sealed partial class H2Connection
 
         await _writer.FlushAsync().ConfigureAwait(false);
         Completion = Task.Run(ReadLoopAsync);
+
+        // As SocketsHttpHandler: no stream starts before the next hop's SETTINGS (its stream limit, its windows).
+        await _peerSettings.Task.WaitAsync(_options.ConnectTimeout).ConfigureAwait(false);
         var period = KeepAlivePeriod(_options);
         _timer = new Timer(static s => ((H2Connection)s!).OnTimer(), this, period, period);
     }
@@ -117,6 +121,11 @@ internal sealed partial class H2Connection
 
     private void OnFrame(H2FrameType type, byte flags, int streamId, ReadOnlySpan<byte> payload)
     {
+        if (!_peerSettings.Task.IsCompleted && (type != H2FrameType.Settings || (flags & H2Frame.Ack) != 0))
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop's first frame was {type}, not SETTINGS");
+        }
+
         if (_continuationStream != 0 && type != H2FrameType.Continuation)
         {
             throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop sent {type} in the middle of a header block");
@@ -352,6 +361,8 @@ internal sealed partial class H2Connection
 
             _writer.WriteFrame(H2FrameType.Settings, H2Frame.Ack, 0, []);
         }
+
+        _peerSettings.TrySetResult();
     }
 
     private void OnPing(byte flags, int streamId, ReadOnlySpan<byte> payload)

@@ -86,6 +86,18 @@ internal sealed partial class H2Connection : IDisposable
 
     public bool InlineCompletion => _options.InlineCompletion;
 
+    /// <summary>The next hop's SETTINGS_MAX_CONCURRENT_STREAMS (100 until its SETTINGS arrive).</summary>
+    public int PeerMaxConcurrentStreams
+    {
+        get
+        {
+            lock (_writer.Gate)
+            {
+                return _peerMaxConcurrent;
+            }
+        }
+    }
+
     /// <summary>Reserves a stream slot (false when the connection is full or closing).</summary>
     public bool TryReserve()
     {
@@ -309,6 +321,8 @@ internal sealed partial class H2Connection : IDisposable
         }
 
         _timer?.Dispose();
+        _peerSettings.TrySetException(reason);
+        _ = _peerSettings.Task.Exception; // observed: StartAsync may have stopped waiting
         _onClosed(this);
         foreach (var stream in streams)
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -67,6 +68,7 @@ internal sealed class H2Relay : IDisposable
     /// <summary>Forwards the call in <paramref name="context"/> to <paramref name="endpoint"/> as
     /// <paramref name="plan"/> says, until the response ends, the call fails, or <paramref name="cancellationToken"/>
     /// (the caller's abort or the deadline) fires.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<H2RelayResult> ForwardAsync(HttpContext context, RouteDestination endpoint, ForwardingPlan plan, CancellationToken cancellationToken)
     {
         H2EndpointPool pool;
@@ -99,6 +101,7 @@ internal sealed class H2Relay : IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<H2RelayResult> SendAsync(HttpContext context, H2EndpointPool pool, ForwardingPlan plan, ReadOnlyMemory<byte> headerBlock, CancellationToken cancellationToken)
     {
         var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;

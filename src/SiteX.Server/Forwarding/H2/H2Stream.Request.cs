@@ -86,6 +86,7 @@ internal sealed partial class H2Stream
     /// <summary>Why the call failed, when <see cref="RunAsync"/> returned an error.</summary>
     public Exception? Failure { get; private set; }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RelayResponseAsync()
     {
         while (true)
@@ -244,9 +245,10 @@ internal sealed partial class H2Stream
                 }
 
                 var buffer = read.Buffer;
+                var length = buffer.Length; // before AdvanceTo, which recycles the segments
                 var sent = await SendDataAsync(buffer, read.IsCompleted).ConfigureAwait(false);
                 reader.AdvanceTo(buffer.End);
-                RequestBytes += buffer.Length;
+                RequestBytes += length;
                 if (!sent || read.IsCompleted)
                 {
                     await _connection.FlushAsync().ConfigureAwait(false);
