@@ -18,16 +18,29 @@ internal sealed class GatewayTransformer : HttpTransformer
 {
     public static GatewayTransformer Instance { get; } = new();
 
-    public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         var plan = httpContext.Features.Get<ForwardingPlan>()!;
+        if (proxyRequest.Content is null && HasContentHeaders(httpContext.Request.Headers))
+        {
+            // A bodiless request with content headers (Content-Length: 0, say): only YARP may attach the empty content
+            // that carries them, which its own header copy does. Keep that content, not the copy.
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+            proxyRequest.Headers.Clear();
+            proxyRequest.Content?.Headers.Clear();
+        }
 
         // YARP fills in the URI only after the transform: a request token must sign the one that is sent.
         proxyRequest.RequestUri ??= RequestUtilities.MakeDestinationAddress(destinationPrefix, httpContext.Request.Path, httpContext.Request.QueryString);
         var sink = new RequestMessageSink(proxyRequest);
         ForwardedHeaders.WriteRequest(httpContext, plan, proxyRequest.Method.Method, proxyRequest.RequestUri.PathAndQuery, ref sink);
-        return default;
     }
+
+    private static bool HasContentHeaders(IHeaderDictionary headers) =>
+        headers.ContentLength is not null || headers.ContainsKey(HeaderNames.ContentType) || headers.ContainsKey(HeaderNames.ContentEncoding)
+        || headers.ContainsKey(HeaderNames.ContentLanguage) || headers.ContainsKey(HeaderNames.ContentDisposition) || headers.ContainsKey(HeaderNames.ContentRange)
+        || headers.ContainsKey(HeaderNames.ContentLocation) || headers.ContainsKey(HeaderNames.ContentMD5) || headers.ContainsKey(HeaderNames.Expires)
+        || headers.ContainsKey(HeaderNames.LastModified) || headers.ContainsKey(HeaderNames.Allow);
 
     public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
@@ -93,11 +106,11 @@ internal sealed class GatewayTransformer : HttpTransformer
                 return;
             }
 
-            // A content header (Content-Type, Content-Length, ...): it lives on the content, an empty one if none.
-            request.Content ??= new ByteArrayContent([]);
+            // A content header (Content-Type, Content-Length, ...): it lives on the content (YARP's empty one for a
+            // bodiless request, see TransformRequestAsync).
             _ = values.Count == 1
-                ? request.Content.Headers.TryAddWithoutValidation(name, values.ToString())
-                : request.Content.Headers.TryAddWithoutValidation(name, values.ToArray());
+                ? request.Content?.Headers.TryAddWithoutValidation(name, values.ToString())
+                : request.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
         }
     }
 }

@@ -29,7 +29,7 @@ internal sealed class TestCluster : IAsyncDisposable
     public TempDirectory Temp { get; }
 
     /// <summary>The forwarding engine of every gateway this cluster starts; null: the options' default (or the one
-    /// <c>SITEX_TEST_FORWARDING_ENGINE</c> forces).</summary>
+    /// <c>SITEXTEST_FORWARDING_ENGINE</c> forces).</summary>
     public SiteX.Server.Configuration.ForwardingEngine? Engine { get; init; }
 
     /// <summary>Starts a gateway serving <paramref name="selfParty"/> with the table <paramref name="routeTableJson"/>

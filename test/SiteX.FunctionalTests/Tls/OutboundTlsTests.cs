@@ -29,6 +29,19 @@ public class OutboundTlsTests(ITestOutputHelper output)
 
     private TestCluster NewCluster() => new(output) { Engine = Engine };
 
+    /// <summary>TLS clients (YARP's handlers, or the relay's connection pools) in use and retired.</summary>
+    private static (int Active, int Retired) TlsClients(TestGateway gateway)
+    {
+        if (gateway.Server.Options.ForwardingEngine == SiteX.Server.Configuration.ForwardingEngine.H2Relay)
+        {
+            var relay = gateway.Server.Services.GetRequiredService<SiteX.Server.Forwarding.H2.H2Relay>();
+            return (relay.ActiveTlsPools, relay.RetiredPools);
+        }
+
+        var pool = gateway.Server.Services.GetRequiredService<NextHopClientPool>();
+        return (pool.ActiveTlsClients, pool.RetiredTlsClients);
+    }
+
     private const string PartyA = "9999";
     private const string PartyB = "10000";
     private const string EchoPath = "/sitex.samples.v1.Echo/Unary";
@@ -191,8 +204,8 @@ public class OutboundTlsTests(ITestOutputHelper output)
         await using var peer = await StartPeerAsync(pki.Site(PartyB));
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("certChainFile", cert), ("privateKeyFile", key), ("caFile", pki.CaFile))));
         var echo = cluster.EchoClient(a);
-        var pool = a.Server.Services.GetRequiredService<NextHopClientPool>();
-        pool.RetireGrace = TimeSpan.FromMilliseconds(50);
+        a.Server.Services.GetRequiredService<NextHopClientPool>().RetireGrace = TimeSpan.FromMilliseconds(50);
+        a.Server.Services.GetRequiredService<SiteX.Server.Forwarding.H2.H2Relay>().RetireGrace = TimeSpan.FromMilliseconds(50);
         await echo.UnaryAsync(new EchoRequest { Text = "1" }, TestCluster.Target(PartyB, "echo"), TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
 
         var reloaded = a.WaitForTableAsync(t => t.Version > 1);
@@ -203,7 +216,7 @@ public class OutboundTlsTests(ITestOutputHelper output)
         Assert.Equal([first.Thumbprint, second.Thumbprint], peer.ClientThumbprints(EchoPath));
         Assert.Equal(2, peer.Requests.Select(r => r.ConnectionId).Distinct().Count());
         Assert.Contains(a.Logs.Entries, e => e.EventId.Id == 1122);
-        await Eventually.ReturnsAsync(() => Task.FromResult((pool.ActiveTlsClients, pool.RetiredTlsClients)), s => s == (1, 0), "the old TLS handler to be disposed");
+        await Eventually.ReturnsAsync(() => Task.FromResult(TlsClients(a)), s => s == (1, 0), "the old TLS handler to be disposed");
         cluster.AssertNoUnexpectedErrors(1001); // a reload between the two renames may see a key of the other certificate
     }
 
@@ -270,8 +283,7 @@ public class OutboundTlsTests(ITestOutputHelper output)
         await echo.UnaryAsync(new EchoRequest(), TestCluster.Target(PartyB, "echo"), TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
 
         Assert.Single(peer.Requests.Select(r => r.ConnectionId).Distinct());
-        var pool = a.Server.Services.GetRequiredService<NextHopClientPool>();
-        Assert.Equal((1, 0), (pool.ActiveTlsClients, pool.RetiredTlsClients));
+        Assert.Equal((1, 0), TlsClients(a));
         cluster.AssertNoUnexpectedErrors();
     }
 

@@ -39,6 +39,9 @@ internal sealed class H2EndpointPool : IDisposable
 
     public bool IsHttps { get; }
 
+    /// <summary>Streams reserved or open on all connections.</summary>
+    public int ActiveStreams => Volatile.Read(ref _connections).Sum(c => c.ActiveStreams);
+
     /// <summary>Open connections (for tests).</summary>
     public IReadOnlyList<H2Connection> Connections => Volatile.Read(ref _connections);
 

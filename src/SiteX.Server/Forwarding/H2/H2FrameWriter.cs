@@ -16,8 +16,9 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
     private const int InitialBuffer = 16 * 1024;
     private const int KeptBuffer = 256 * 1024;
 
-    private byte[] _buffer = new byte[InitialBuffer];
-    private byte[] _spare = new byte[InitialBuffer];
+    // Pooled: a large request body grows the buffer to the next hop's window, again and again.
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+    private byte[] _spare = ArrayPool<byte>.Shared.Rent(InitialBuffer);
     private int _length;
     private bool _writing;
     private bool _failed;
@@ -72,8 +73,9 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
 
         if (_buffer.Length - _length < size)
         {
-            var grown = new byte[Math.Max(_buffer.Length * 2, _length + size)];
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + size));
             _buffer.AsSpan(0, _length).CopyTo(grown);
+            ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = grown;
         }
 
@@ -147,7 +149,13 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
             lock (Gate)
             {
                 // A burst grew the buffer: keep a moderate one, not the peak.
-                _spare = batch.Length > KeptBuffer ? new byte[InitialBuffer] : batch;
+                if (batch.Length > KeptBuffer)
+                {
+                    ArrayPool<byte>.Shared.Return(batch);
+                    batch = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+                }
+
+                _spare = batch;
             }
         }
     }

@@ -31,11 +31,23 @@ internal readonly record struct H2RelayResult(ForwarderError Error, long Request
 internal sealed class H2Relay : IDisposable
 {
     private readonly ConcurrentDictionary<PoolKey, H2EndpointPool> _pools = new();
+    private readonly List<H2EndpointPool> _retired = [];
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _stopping = new();
     private readonly H2ConnectionOptions _options;
     private readonly ILogger<H2Relay> _logger;
+    private readonly RouteTableManager? _routes;
     private bool _disposed;
 
-    public H2Relay(IOptions<SiteXOptions> options, ILogger<H2Relay> logger)
+    public H2Relay(IOptions<SiteXOptions> options, RouteTableManager routes, ILogger<H2Relay> logger)
+        : this(options, logger)
+    {
+        _routes = routes;
+        routes.Changed += Retain;
+    }
+
+    /// <summary>A relay that keeps every pool it opened (tests without a route table).</summary>
+    internal H2Relay(IOptions<SiteXOptions> options, ILogger<H2Relay> logger)
     {
         var o = options.Value;
         _options = new H2ConnectionOptions(o.ConnectTimeout, o.IdleTimeout, o.KeepAlivePingDelay, o.KeepAlivePingTimeout)
@@ -46,6 +58,86 @@ internal sealed class H2Relay : IDisposable
     }
 
     private readonly record struct PoolKey(string Host, int Port, OutboundTls? Tls);
+
+    /// <summary>How long a retired pool stays before it closes its idle connections, at least.</summary>
+    internal TimeSpan RetireGrace { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Pools of TLS next hops in use (for tests and diagnostics).</summary>
+    internal int ActiveTlsPools => _pools.Keys.Count(k => k.Tls is not null);
+
+    /// <summary>Retired pools whose connections are not closed yet.</summary>
+    internal int RetiredPools
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _retired.Count;
+            }
+        }
+    }
+
+    /// <summary>Retires the pools of next hops (host, port, TLS identity) that <paramref name="table"/> no longer
+    /// routes to: new calls get a new pool at once, calls running on the old one finish, then its connections close.
+    /// A reload that leaves a next hop alone keeps its connections.</summary>
+    private void Retain(RouteTable table)
+    {
+        var live = new HashSet<PoolKey>();
+        foreach (var rule in table.Config.Rules)
+        {
+            foreach (var endpoint in rule.Endpoints)
+            {
+                if (endpoint.Protocol == EndpointProtocol.Grpc && endpoint.Host is not null)
+                {
+                    live.Add(new PoolKey(endpoint.Host, endpoint.Port, endpoint.UseTls ? endpoint.Tls ?? OutboundTls.WithoutFiles(endpoint) : null));
+                }
+            }
+        }
+
+        List<H2EndpointPool> retired = [];
+        lock (_gate)
+        {
+            foreach (var (key, pool) in _pools)
+            {
+                if (!live.Contains(key) && _pools.TryRemove(key, out _))
+                {
+                    retired.Add(pool);
+                    _retired.Add(pool);
+                }
+            }
+        }
+
+        foreach (var pool in retired)
+        {
+            _ = DisposeWhenIdleAsync(pool);
+        }
+    }
+
+    private async Task DisposeWhenIdleAsync(H2EndpointPool pool)
+    {
+        try
+        {
+            await Task.Delay(RetireGrace, _stopping.Token).ConfigureAwait(false);
+            while (pool.ActiveStreams > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return; // Dispose() disposes everything.
+        }
+
+        lock (_gate)
+        {
+            if (!_retired.Remove(pool))
+            {
+                return;
+            }
+        }
+
+        pool.Dispose();
+    }
 
     /// <summary>The pool of connections to <paramref name="endpoint"/> (a gRPC endpoint).</summary>
     public H2EndpointPool PoolFor(RouteDestination endpoint)
@@ -170,13 +262,32 @@ internal sealed class H2Relay : IDisposable
 
     public void Dispose()
     {
-        _disposed = true;
-        foreach (var pool in _pools.Values)
+        H2EndpointPool[] pools;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _stopping.Cancel();
+            if (_routes is not null)
+            {
+                _routes.Changed -= Retain;
+            }
+
+            pools = [.. _pools.Values, .. _retired];
+            _pools.Clear();
+            _retired.Clear();
+        }
+
+        foreach (var pool in pools)
         {
             pool.Dispose();
         }
 
-        _pools.Clear();
+        _stopping.Dispose();
     }
 
     private sealed class RelayErrorFeature(ForwarderError error, Exception exception) : IForwarderErrorFeature
