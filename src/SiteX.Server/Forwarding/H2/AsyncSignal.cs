@@ -16,14 +16,9 @@ internal sealed class AsyncSignal : IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _core;
     private int _state;
 
-    /// <param name="inlineContinuation">Whether the waiter continues on the thread that calls <see cref="Set"/>
-    /// (one thread-pool hop less; only for setters that call it outside their locks).</param>
-    public AsyncSignal(bool inlineContinuation = false)
-    {
-        _core.RunContinuationsAsynchronously = !inlineContinuation;
-    }
-
-    public void Set()
+    /// <summary>Wakes the waiter; with <paramref name="inline"/>, a waiting continuation runs on this thread (one
+    /// thread-pool hop less; only for callers outside their locks that may run the waiter's code).</summary>
+    public void Set(bool inline = false)
     {
         while (true)
         {
@@ -46,6 +41,7 @@ internal sealed class AsyncSignal : IValueTaskSource
             // Waiting: hand the wake to the waiter.
             if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
             {
+                _core.RunContinuationsAsynchronously = !inline;
                 _core.SetResult(true);
                 return;
             }

@@ -25,8 +25,9 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     private readonly Lock _lock = new();
     private readonly HttpContext _context;
     private readonly H2Connection _connection;
-    private readonly AsyncSignal _responseSignal;
+    private readonly AsyncSignal _responseSignal = new();
     private readonly AsyncSignal _sendSignal = new();
+    private readonly bool _inlineCompletion;
 
     // Response side, under _lock.
     private DecodeTarget _target;
@@ -48,7 +49,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     {
         _connection = connection;
         _context = context;
-        _responseSignal = new AsyncSignal(inlineCompletion);
+        _inlineCompletion = inlineCompletion;
     }
 
     private enum DecodeTarget
@@ -235,7 +236,9 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
         var signal = false;
         lock (_lock)
         {
-            if (!_detached && !_deferred && _unflushed > 0 && _failure is null)
+            // A response that ended in this batch is not flushed here: Kestrel sends its body with the trailers when
+            // the call completes, one write instead of two.
+            if (!_detached && !_deferred && _unflushed > 0 && _failure is null && !_endReceived)
             {
                 var unflushed = _unflushed;
                 _unflushed = 0;
@@ -281,8 +284,8 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
 
         if (signal)
         {
-            _responseSignal.Set();
             _sendSignal.Set();
+            _responseSignal.Set(_inlineCompletion);
         }
 
         return credit;
