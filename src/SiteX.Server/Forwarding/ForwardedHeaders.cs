@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
@@ -41,6 +42,36 @@ internal static class ForwardedHeaders
     /// <summary>Whether <paramref name="name"/> is hop by hop: never forwarded in a request, response or trailers.</summary>
     public static bool IsHopByHop(string name) => HopByHop.Contains(name);
 
+    /// <summary>What the request rules do with a header, by name: one lookup per header on the hot path.</summary>
+    private enum Rule
+    {
+        HopByHop,
+        Host,
+        Replaced,
+        Target,
+        TargetService,
+        Deadline,
+        Token,
+        ContentLength,
+        TechProviderCode,
+    }
+
+    private static readonly FrozenDictionary<string, Rule> Rules = HopByHop.Select(n => KeyValuePair.Create(n, Rule.HopByHop))
+        .Concat(
+        [
+            KeyValuePair.Create(HeaderNames.Host, Rule.Host),
+            KeyValuePair.Create(SiteXHeaders.Hops, Rule.Replaced),
+            KeyValuePair.Create(SiteXHeaders.Via, Rule.Replaced),
+            KeyValuePair.Create(PtpHeaders.TargetNodeId, Rule.Target),
+            KeyValuePair.Create(PtpHeaders.TargetComponentName, Rule.TargetService),
+            KeyValuePair.Create("grpc-timeout", Rule.Deadline),
+            KeyValuePair.Create(PtpHeaders.Token, Rule.Token),
+            KeyValuePair.Create(RequestToken.DigestHeader, Rule.Token),
+            KeyValuePair.Create(HeaderNames.ContentLength, Rule.ContentLength),
+            KeyValuePair.Create(PtpHeaders.TechProviderCode, Rule.TechProviderCode),
+        ])
+        .ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>
     /// Enumerates the headers of the request forwarded for <paramref name="context"/> by <paramref name="plan"/>
     /// (without pseudo headers) into <paramref name="sink"/>. <paramref name="method"/> and
@@ -58,20 +89,35 @@ internal static class ForwardedHeaders
         var hasTechProviderCode = false;
         foreach (var (name, values) in headers)
         {
-            if (name.Length == 0 || name[0] == ':' || HopByHop.Contains(name) || IsReplaced(name, plan, dropTokens)
-                || (dropContentLength && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
-                || (connection.Count > 0 && NamedIn(connection, name)) || ContainsNewLines(values))
+            if (name.Length == 0 || name[0] == ':' || (connection.Count > 0 && NamedIn(connection, name)) || ContainsNewLines(values))
             {
                 continue;
             }
 
-            if (name.Equals(PtpHeaders.TargetNodeId, StringComparison.OrdinalIgnoreCase))
+            if (Rules.TryGetValue(name, out var rule))
             {
-                target = values[0];
-            }
-            else if (name.Equals(PtpHeaders.TechProviderCode, StringComparison.OrdinalIgnoreCase))
-            {
-                hasTechProviderCode = true;
+                var skip = rule switch
+                {
+                    Rule.HopByHop or Rule.Host or Rule.Replaced => true,
+                    Rule.Target or Rule.TargetService => plan.AddTargetHeaders,
+                    Rule.Deadline => plan.Deadline is not null,
+                    Rule.Token => dropTokens,
+                    Rule.ContentLength => dropContentLength,
+                    _ => false,
+                };
+                if (skip)
+                {
+                    continue;
+                }
+
+                if (rule == Rule.Target)
+                {
+                    target = values[0];
+                }
+                else if (rule == Rule.TechProviderCode)
+                {
+                    hasTechProviderCode = true;
+                }
             }
 
             sink.Add(name, values);
@@ -124,17 +170,6 @@ internal static class ForwardedHeaders
             sink.Add(RequestToken.DigestHeader, RequestToken.UnsignedPayload);
         }
     }
-
-    /// <summary>Headers <see cref="WriteRequest"/> sets itself, so the caller's values of them are not copied.</summary>
-    private static bool IsReplaced(string name, ForwardingPlan plan, bool dropTokens) =>
-        name.Equals(HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(SiteXHeaders.Hops, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(SiteXHeaders.Via, StringComparison.OrdinalIgnoreCase)
-        || (plan.AddTargetHeaders && (name.Equals(PtpHeaders.TargetNodeId, StringComparison.OrdinalIgnoreCase)
-            || name.Equals(PtpHeaders.TargetComponentName, StringComparison.OrdinalIgnoreCase)))
-        || (plan.Deadline is not null && name.Equals("grpc-timeout", StringComparison.OrdinalIgnoreCase))
-        || (dropTokens && (name.Equals(PtpHeaders.Token, StringComparison.OrdinalIgnoreCase)
-            || name.Equals(RequestToken.DigestHeader, StringComparison.OrdinalIgnoreCase)));
 
     private static bool HasHopToken(IHeaderDictionary headers)
     {
