@@ -30,6 +30,11 @@ internal static class AllocationBudgets
     /// <summary><c>GrpcDeadline.TryParse</c> of the <c>grpc-timeout</c> header: span parsing only.</summary>
     public const long GrpcDeadline = 0;
 
+    /// <summary><c>HpackDecoder.Decode</c> of a gRPC response header block, Huffman-coded literals inserted into the
+    /// dynamic table and then indexed (HpackDecoderAllocationTests): fields are handed on as spans of the block, the
+    /// table's byte storage and the decoder's scratch buffer, all allocated before the warm-up ends.</summary>
+    public const long HpackDecode = 0;
+
     /// <summary><c>GatewayIdentity.CheckLoop</c> of a call without loop headers: the next hop's via list is this
     /// gateway's own entry, built once.</summary>
     public const long CheckLoopFirstHop = 0;

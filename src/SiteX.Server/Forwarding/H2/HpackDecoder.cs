@@ -196,7 +196,7 @@ internal sealed class HpackDecoder
 
     /// <summary>Reads a string literal (RFC 7541 section 5.2): a span of the block when raw, of the scratch buffer when
     /// Huffman coded. <paramref name="listSize"/> is the header list's size before this string, to bound its decoding.</summary>
-    private static ReadOnlySpan<byte> ReadString(ReadOnlySpan<byte> block, scoped ref int position, scoped ref int scratchUsed, long listSize)
+    private ReadOnlySpan<byte> ReadString(ReadOnlySpan<byte> block, scoped ref int position, scoped ref int scratchUsed, long listSize)
     {
         if (position >= block.Length)
         {
@@ -220,12 +220,24 @@ internal sealed class HpackDecoder
         return DecodeHuffman(encoded, ref scratchUsed, listSize);
     }
 
-    private static ReadOnlySpan<byte> DecodeHuffman(ReadOnlySpan<byte> encoded, scoped ref int scratchUsed, long listSize)
+    /// <summary>Decodes a Huffman-coded string into the scratch buffer after its first <paramref name="scratchUsed"/>
+    /// bytes. The room reserved is the most the string can decode to (8/5 of its bytes: the shortest code has 5 bits),
+    /// but never more than what is left of the header list's budget, so a small block cannot make the buffer grow past
+    /// <c>maxHeaderListSize</c>.</summary>
+    private ReadOnlySpan<byte> DecodeHuffman(ReadOnlySpan<byte> encoded, scoped ref int scratchUsed, long listSize)
     {
-        _ = encoded;
-        _ = scratchUsed;
-        _ = listSize;
-        throw new HpackException("HPACK: Huffman-coded strings are not supported yet");
+        var budget = Math.Max(0, _maxHeaderListSize - listSize - HpackDynamicTable.EntryOverhead);
+        var room = (int)Math.Min(encoded.Length * 8L / 5, budget);
+        EnsureScratch(scratchUsed, room);
+        var written = HuffmanDecoder.Decode(encoded, _scratch.AsSpan(scratchUsed, room));
+        if (written < 0)
+        {
+            throw HeaderListTooLarge();
+        }
+
+        var decoded = _scratch.AsSpan(scratchUsed, written);
+        scratchUsed += written;
+        return decoded;
     }
 
     /// <summary>Copies <paramref name="bytes"/> into the scratch buffer after its first <paramref name="scratchUsed"/>

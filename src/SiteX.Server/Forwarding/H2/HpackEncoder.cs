@@ -92,6 +92,20 @@ internal static class HpackEncoder
         return 1;
     }
 
+    /// <summary>
+    /// Writes a dynamic table size update (RFC 7541 section 6.3), for the start of a header block. This encoder never
+    /// inserts into the dynamic table, but after the peer changes SETTINGS_HEADER_TABLE_SIZE (4096 until it does) RFC
+    /// 7541 section 4.2 requires the next header block to start with an update to at most the new value, and some
+    /// decoders (nghttp2) enforce it. An update to 0 is always within the peer's limit. Returns the bytes written, or -1
+    /// if <paramref name="destination"/> is too small.
+    /// </summary>
+    public static int WriteDynamicTableSizeUpdate(int maxSize, Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxSize);
+        var position = 0;
+        return TryWriteInteger(maxSize, 5, 0x20, destination, ref position) ? position : -1;
+    }
+
     /// <summary>The most bytes <see cref="WriteHeader(string, string, Span{byte})"/> writes for a name and value of
     /// these lengths, whether or not the name is in the static table.</summary>
     public static int MaxEncodedLength(int nameLength, int valueLength)

@@ -1,3 +1,4 @@
+using System.Text;
 using SiteX.Server.Forwarding.H2;
 using static SiteX.Server.Tests.Forwarding.H2.Hpack;
 
@@ -106,6 +107,61 @@ public sealed class HpackDecoderTests
         Assert.Equal(215, decoder.DynamicTable.Size);
     }
 
+    [Fact]
+    public void Decode_C4_RequestsWithHuffman_TableAfterEach()
+    {
+        var decoder = new HpackDecoder();
+
+        // C.4.1
+        var first = Decode(decoder, Hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff"));
+        Assert.Equal([(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "www.example.com")], first);
+        Assert.Equal([(":authority", "www.example.com")], Table(decoder));
+        Assert.Equal(57, decoder.DynamicTable.Size);
+
+        // C.4.2
+        var second = Decode(decoder, Hex("8286 84be 5886 a8eb 1064 9cbf"));
+        Assert.Equal([(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "www.example.com"), ("cache-control", "no-cache")], second);
+        Assert.Equal([("cache-control", "no-cache"), (":authority", "www.example.com")], Table(decoder));
+        Assert.Equal(110, decoder.DynamicTable.Size);
+
+        // C.4.3: a Huffman-coded name and value in one field.
+        var third = Decode(decoder, Hex("8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf"));
+        Assert.Equal([(":method", "GET"), (":scheme", "https"), (":path", "/index.html"), (":authority", "www.example.com"), ("custom-key", "custom-value")], third);
+        Assert.Equal([("custom-key", "custom-value"), ("cache-control", "no-cache"), (":authority", "www.example.com")], Table(decoder));
+        Assert.Equal(164, decoder.DynamicTable.Size);
+    }
+
+    [Fact]
+    public void Decode_C6_ResponsesWithHuffman_EvictAtTableSize256()
+    {
+        var decoder = new HpackDecoder(maxDynamicTableSize: 256);
+
+        // C.6.1
+        var first = Decode(decoder, Hex("""
+            4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
+            2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3
+            """));
+        Assert.Equal(C5First, first);
+        Assert.Equal([("location", "https://www.example.com"), ("date", "Mon, 21 Oct 2013 20:13:21 GMT"), ("cache-control", "private"), (":status", "302")], Table(decoder));
+        Assert.Equal(222, decoder.DynamicTable.Size);
+
+        // C.6.2
+        var second = Decode(decoder, Hex("4883 640e ffc1 c0bf"));
+        Assert.Equal(C5Second, second);
+        Assert.Equal([(":status", "307"), ("location", "https://www.example.com"), ("date", "Mon, 21 Oct 2013 20:13:21 GMT"), ("cache-control", "private")], Table(decoder));
+        Assert.Equal(222, decoder.DynamicTable.Size);
+
+        // C.6.3
+        var third = Decode(decoder, Hex("""
+            88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
+            77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
+            9587 3160 65c0 03ed 4ee5 b106 3d50 07
+            """));
+        Assert.Equal(C5Third, third);
+        Assert.Equal([("set-cookie", C5Cookie), ("content-encoding", "gzip"), ("date", "Mon, 21 Oct 2013 20:13:22 GMT")], Table(decoder));
+        Assert.Equal(215, decoder.DynamicTable.Size);
+    }
+
     internal const string C5Cookie = "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1";
 
     internal static readonly (string, string)[] C5First =
@@ -135,6 +191,10 @@ public sealed class HpackDecoderTests
     [InlineData("3fe2 1f", "size update to 4097 is above the advertised limit 4096")]
     [InlineData("8220", "size update after a header field")]
     [InlineData("203f e11f 823f e11f", "size update after a header field")]
+    [InlineData("0481 ff", "Huffman padding of 8 bits is longer than 7 bits")]
+    [InlineData("0481 18", "Huffman padding is not all ones")]
+    [InlineData("0484 ffff ffff", "contains the EOS symbol")]
+    [InlineData("0081 ff01 61", "Huffman padding of 8 bits is longer than 7 bits")]
     public void Decode_Malformed_ThrowsNamingTheProblem(string hex, string problem)
     {
         var decoder = new HpackDecoder();
@@ -168,6 +228,19 @@ public sealed class HpackDecoderTests
 
         Assert.Equal("HPACK: the header list is larger than 100 bytes (name + value + 32 per field)", error.Message);
         Assert.DoesNotContain("sss", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_HuffmanValueLargerThanTheList_ThrowsBeforeDecodingIt()
+    {
+        // 40 '0's are 25 Huffman bytes; with ":path" the field would be 5 + 40 + 32 = 77 bytes.
+        var decoder = new HpackDecoder(maxHeaderListSize: 64);
+        var value = HuffmanTestEncoder.Encode(Encoding.ASCII.GetBytes(new string('0', 40)));
+        var block = Hex("04").Append((byte)(0x80 | value.Length)).Concat(value).ToArray();
+
+        var error = Assert.Throws<HpackException>(() => Decode(decoder, block));
+
+        Assert.Equal("HPACK: the header list is larger than 64 bytes (name + value + 32 per field)", error.Message);
     }
 
     [Fact]
@@ -205,6 +278,29 @@ public sealed class HpackDecoderTests
         Decode(decoder, Hex("3fe1 01"));
 
         Assert.Equal(256, decoder.DynamicTable.MaxSize);
+    }
+
+    [Fact]
+    public void Decode_SizeUpdateAboveInitialLimit_GrowsTheTable()
+    {
+        // Arrange: the table starts at 4096 with entries in it; the advertised limit is raised to 16384.
+        var decoder = new HpackDecoder();
+        Decode(decoder, Hex("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d"));
+        decoder.MaxDynamicTableSize = 16384;
+        var writer = new HpackModelTests.BlockWriter();
+        writer.Integer(16384, 5, 0x20);
+        writer.Integer(0, 6, 0x40);
+        writer.String("x-big", huffman: false);
+        writer.String(new string('b', 10000), huffman: true);
+
+        // Act
+        var headers = Decode(decoder, writer.ToArray());
+
+        // Assert: the new entry and the old one both fit, and index 63 still finds the old one.
+        Assert.Equal([("x-big", new string('b', 10000))], headers);
+        Assert.Equal(16384, decoder.DynamicTable.MaxSize);
+        Assert.Equal([("x-big", new string('b', 10000)), (":authority", "www.example.com")], Table(decoder));
+        Assert.Equal([(":authority", "www.example.com")], Decode(decoder, Hex("bf")));
     }
 
     [Fact]

@@ -106,6 +106,23 @@ public sealed class HpackEncoderTests
         Assert.Throws<ArgumentOutOfRangeException>(() => HpackEncoder.WriteIndexed(index, new byte[1]));
 
     [Theory]
+    [InlineData(0, "20")]
+    [InlineData(30, "3e")]
+    [InlineData(4096, "3fe11f")]
+    public void WriteDynamicTableSizeUpdate_Size_WritesFivePrefixInteger(int size, string hex)
+    {
+        var destination = new byte[8];
+        var decoder = new HpackDecoder();
+
+        var length = HpackEncoder.WriteDynamicTableSizeUpdate(size, destination);
+
+        Assert.Equal(Hex(hex), destination[..length]);
+        Assert.Equal(-1, HpackEncoder.WriteDynamicTableSizeUpdate(size, new byte[length - 1]));
+        Assert.Empty(Decode(decoder, destination[..length]));
+        Assert.Equal(size, decoder.DynamicTable.MaxSize);
+    }
+
+    [Theory]
     [InlineData(0, 0, 3)]
     [InlineData(126, 126, 255)]
     [InlineData(127, 0, 131)]
