@@ -281,6 +281,79 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(GatewayError.NextHopUnreachable, CallForwarder.Classify(result.Error, exception, false, false));
     }
 
+    [Fact]
+    public async Task KeepAlive_PingUnanswered_DropsTheConnection()
+    {
+        // Arrange: a next hop that says SETTINGS and then never answers anything (so no PING ACK either).
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var pinged = TestTcs.Create();
+        var serving = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            await socket.SendAsync(new byte[] { 0, 0, 0, (byte)H2FrameType.Settings, 0, 0, 0, 0, 0 });
+            var buffer = new byte[4096];
+            int read;
+            var received = new List<byte>();
+            while ((read = await socket.ReceiveAsync(buffer)) > 0)
+            {
+                received.AddRange(buffer.AsSpan(0, read).ToArray());
+                if (ContainsPing(received))
+                {
+                    pinged.TrySetResult();
+                }
+            }
+        });
+        var options = new SiteX.Server.Configuration.SiteXOptions { KeepAlivePingDelay = TimeSpan.FromMilliseconds(200), KeepAlivePingTimeout = TimeSpan.FromMilliseconds(300) };
+        await using var harness = await RelayHarness.StartForPortAsync(((IPEndPoint)listener.LocalEndpoint).Port, options);
+
+        // Act: open a connection (and give its slot back: no call on it).
+        var connection = await harness.Pool.AcquireAsync(CancellationToken.None).AsTask().DefaultTimeout();
+        connection.Unreserve();
+
+        // Assert: a PING went out, and with no answer the connection was dropped.
+        await pinged.Task.DefaultTimeout();
+        await connection.Completion.DefaultTimeout();
+        await Eventually(() => harness.Pool.Connections.Count == 0);
+        await serving.DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task IdleConnection_IsClosedAfterTheIdleTimeout_AndTheNextCallOpensANewOne()
+    {
+        // Arrange
+        var options = new SiteX.Server.Configuration.SiteXOptions { IdleTimeout = TimeSpan.FromMilliseconds(300) };
+        await using var harness = await RelayHarness.StartAsync(EchoAsync, options: options);
+        using var first = await harness.Client.PostAsync("/echo", new ByteArrayContent([1])).DefaultTimeout();
+        var connection = Assert.Single(harness.Pool.Connections);
+
+        // Act
+        await connection.Completion.DefaultTimeout();
+        using var second = await harness.Client.PostAsync("/echo", new ByteArrayContent([2])).DefaultTimeout();
+
+        // Assert
+        Assert.Equal([2], await second.Content.ReadAsByteArrayAsync().DefaultTimeout());
+        Assert.DoesNotContain(connection, harness.Pool.Connections);
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> (the client preface, then frames) hold a PING frame.</summary>
+    private static bool ContainsPing(List<byte> bytes)
+    {
+        var offset = H2Frame.Preface.Length;
+        while (bytes.Count - offset >= H2Frame.HeaderLength)
+        {
+            var (length, type, _, _) = H2Frame.ReadHeader(bytes.Skip(offset).Take(H2Frame.HeaderLength).ToArray());
+            if (type == H2FrameType.Ping)
+            {
+                return true;
+            }
+
+            offset += H2Frame.HeaderLength + length;
+        }
+
+        return false;
+    }
+
     private static T? FindInChain<T>(Exception? exception) where T : Exception
     {
         for (var e = exception; e is not null; e = e.InnerException)
