@@ -136,13 +136,27 @@ internal sealed partial class H2Stream
             }
 
             FlushResult result;
+            Exception? failed = null;
             try
             {
+                var pending = !flush.IsCompleted;
                 result = await flush.ConfigureAwait(false);
+                if (pending)
+                {
+                    // Kestrel completes a pushed-back flush inline, from inside its own output code (and locks),
+                    // while the read loop may hold this stream's lock calling into that code: leave its stack before
+                    // taking the lock.
+                    await Task.Yield();
+                }
             }
             catch (Exception ex)
             {
-                Fail(ex, ForwarderError.ResponseBodyClient);
+                (result, failed) = (default, ex);
+            }
+
+            if (failed is not null)
+            {
+                Fail(failed, ForwarderError.ResponseBodyClient);
                 return;
             }
 
