@@ -279,8 +279,12 @@ internal sealed partial class H2Connection : IDisposable
         }
     }
 
+    /// <summary>RST_STREAM frames this side sent (for tests: a call that ended cleanly sends none).</summary>
+    public int ResetsSent { get; private set; }
+
     private void WriteRstStreamLocked(int streamId, H2ErrorCode code)
     {
+        ResetsSent++;
         var payload = _writer.WriteFrameHeader(H2FrameType.RstStream, 0, streamId, 4);
         BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)code);
     }

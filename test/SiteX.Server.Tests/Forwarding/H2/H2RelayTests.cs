@@ -39,6 +39,7 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
         await Eventually(() => connection.SettingsAcknowledged);
         Assert.Equal(7, connection.PeerMaxConcurrentStreams);
         Assert.Equal((3, 3), (result.RequestBytes, result.ResponseBytes));
+        Assert.Equal(0, connection.ResetsSent); // a call that ended cleanly is not reset
     }
 
     [Fact]
@@ -230,6 +231,7 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
         var (result, _) = await harness.NextResultAsync();
         Assert.Equal(ForwarderError.RequestCanceled, result.Error);
         await Eventually(() => harness.Pool.Connections.Single().ActiveStreams == 0);
+        Assert.Equal(1, harness.Pool.Connections.Single().ResetsSent);
     }
 
     [Fact]
