@@ -534,15 +534,33 @@ internal sealed partial class H2Connection
             _writer.Flush();
         }
 
+        List<H2Stream>? stale = null;
+        var idleMs = (long)_options.IdleTimeout.TotalMilliseconds;
         bool idle;
         lock (_writer.Gate)
         {
+            if (_options.IdleTimeout != Timeout.InfiniteTimeSpan)
+            {
+                foreach (var stream in _streams.Values)
+                {
+                    if (now - stream.LastActivity > idleMs)
+                    {
+                        (stale ??= []).Add(stream);
+                    }
+                }
+            }
+
             idle = !_closing && _reserved == 0 && _options.IdleTimeout != Timeout.InfiniteTimeSpan
                 && now - _idleSince > (long)_options.IdleTimeout.TotalMilliseconds;
             if (idle)
             {
                 _closing = true;
             }
+        }
+
+        foreach (var stream in stale ?? [])
+        {
+            stream.OnIdle(_options.IdleTimeout);
         }
 
         if (idle)

@@ -200,6 +200,7 @@ internal sealed partial class H2Connection : IDisposable
                 }
 
                 var last = length == buffer.Length;
+                stream.LastActivity = Environment.TickCount64;
                 _writer.WriteData(stream.Id, buffer.Slice(0, length), last && endStream);
                 _sendWindow -= length;
                 stream.SendWindow -= length;

@@ -72,12 +72,16 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     /// <summary>Whether the read loop listed this stream for <see cref="EndBatch"/> (read loop only).</summary>
     public bool InBatch { get; set; }
 
+    /// <summary>When bytes last moved on this stream either way (<see cref="Environment.TickCount64"/>).</summary>
+    public long LastActivity { get; set; } = Environment.TickCount64;
+
     /// <summary>Response body bytes written to the caller.</summary>
     public long ResponseBytes { get; private set; }
 
     /// <summary>The next hop's HEADERS (or its trailers), decoded by the connection's HPACK decoder (read loop).</summary>
     public void OnHeaders(HpackDecoder decoder, ReadOnlySpan<byte> block, bool endStream)
     {
+        LastActivity = Environment.TickCount64;
         lock (_lock)
         {
             _target = _detached || _failure is not null ? DecodeTarget.Discard
@@ -184,6 +188,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     /// (all of them when nobody will consume them).</summary>
     public int OnData(ReadOnlySpan<byte> payload, int flowLength, bool endStream)
     {
+        LastActivity = Environment.TickCount64;
         lock (_lock)
         {
             if (_detached || _failure is not null)
@@ -292,6 +297,10 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     }
 
     private int _deferredCredit;
+
+    /// <summary>No bytes moved either way for the idle timeout (as YARP's activity timeout): the call ends.</summary>
+    public void OnIdle(TimeSpan idleTimeout) =>
+        Fail(new TimeoutException($"no bytes moved for {idleTimeout}"), _headersDone ? ForwarderError.ResponseBodyCanceled : ForwarderError.RequestTimedOut);
 
     /// <summary>The next hop reset the stream (read loop).</summary>
     public void OnReset(H2ErrorCode code) =>

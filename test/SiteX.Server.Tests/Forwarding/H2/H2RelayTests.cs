@@ -338,6 +338,29 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.DoesNotContain(connection, harness.Pool.Connections);
     }
 
+    [Fact]
+    public async Task Call_WithNoBytesMovingForTheIdleTimeout_EndsAsTimedOut()
+    {
+        // Arrange: a next hop that takes the request and never answers.
+        var aborted = TestTcs.Create();
+        var options = new SiteX.Server.Configuration.SiteXOptions { IdleTimeout = TimeSpan.FromMilliseconds(400) };
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            context.RequestAborted.Register(() => aborted.TrySetResult());
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        }, options: options);
+
+        // Act
+        using var response = await harness.Client.PostAsync("/silent", new ByteArrayContent([1])).DefaultTimeout();
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert: timed out (the gateway's NextHopTimeout), and the next hop was told (RST_STREAM).
+        Assert.Equal(ForwarderError.RequestTimedOut, result.Error);
+        Assert.IsType<TimeoutException>(exception);
+        Assert.Equal(GatewayError.NextHopTimeout, CallForwarder.Classify(result.Error, exception, false, false));
+        await aborted.Task.DefaultTimeout();
+    }
+
     /// <summary>Whether <paramref name="bytes"/> (the client preface, then frames) hold a PING frame.</summary>
     private static bool ContainsPing(List<byte> bytes)
     {
