@@ -7,14 +7,21 @@ using Xunit.Abstractions;
 namespace SiteX.FunctionalTests;
 
 /// <summary>Every gRPC call shape and behaviour, from a client at site A to the Echo service behind gateway B.</summary>
-public sealed class CallShapeTests(ITestOutputHelper output)
+/// <remarks>Runs with the default forwarding engine; <see cref="H2RelayCallShapeTests"/> runs every case again on the
+/// HTTP/2 relay.</remarks>
+public class CallShapeTests(ITestOutputHelper output)
 {
+    /// <summary>The forwarding engine of the gateways; null: the default.</summary>
+    protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
+
+    private TestCluster NewCluster() => new(output) { Engine = Engine };
+
     private static readonly Metadata s_toEcho = TestCluster.Target(TwoSites.PartyB, "echo");
 
     [Fact]
     public async Task Unary_AcrossTwoGateways_ReachesServiceBehindPeer()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
@@ -30,7 +37,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task ClientStreaming_AcrossTwoGateways_DeliversEveryMessage()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
@@ -52,7 +59,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task ServerStreaming_AcrossTwoGateways_DeliversEveryReplyInOrder()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
@@ -71,7 +78,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task Duplex_PingPongAcrossTwoGateways_EachReplyArrivesBeforeTheNextRequest()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
@@ -95,7 +102,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task Metadata_AcrossTwoGateways_RequestHeadersArriveAndResponseHeadersAndTrailersReturn()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
         var headers = TestCluster.Target(TwoSites.PartyB, "echo");
@@ -118,7 +125,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task ErrorStatus_FromService_ComesBackUnchanged()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
@@ -147,7 +154,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task Deadline_ShorterThanServiceDelay_FailsAndServiceObservesCancellation()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
@@ -170,7 +177,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task Deadline_ExpiringMidStream_FailsAfterTheRepliesSoFarAndServiceObservesCancellation()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
 
@@ -201,7 +208,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task ClientCancellation_AcrossTwoGateways_PropagatesToService()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
         using var cts = new CancellationTokenSource();
@@ -220,7 +227,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task Compression_GzipRequest_PassesThroughBothGateways()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
         var headers = TestCluster.Target(TwoSites.PartyB, "echo");
@@ -237,7 +244,7 @@ public sealed class CallShapeTests(ITestOutputHelper output)
     [Fact]
     public async Task LargeMessage_64MiBUnary_PassesThroughBothGateways()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
         var payload = new byte[64 * 1024 * 1024];

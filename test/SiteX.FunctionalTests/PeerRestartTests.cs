@@ -7,12 +7,18 @@ using Xunit.Abstractions;
 namespace SiteX.FunctionalTests;
 
 /// <summary>A peer site's gateway goes away and comes back while the local gateway keeps running.</summary>
-public sealed class PeerRestartTests(ITestOutputHelper output)
+public class PeerRestartTests(ITestOutputHelper output)
 {
+    /// <summary>The forwarding engine of the gateways; null: the default (<see cref="H2RelayPeerRestartTests"/> runs these on the
+    /// HTTP/2 relay).</summary>
+    protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
+
+    private TestCluster NewCluster() => new(output) { Engine = Engine };
+
     [Fact]
     public async Task PeerGateway_StoppedAndRestartedOnSamePort_CallsFailFastThenSucceedWithoutRestartingA()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var sites = await TwoSites.StartAsync(cluster);
         var client = cluster.EchoClient(sites.A);
         var target = TestCluster.Target(TwoSites.PartyB, "echo");

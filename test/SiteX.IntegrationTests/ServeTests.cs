@@ -115,6 +115,28 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
     }
 
     [Fact]
+    public async Task Serve_ForwardingEngineFromEnvironment_RelaysTheCallOverTheH2Relay()
+    {
+        // Arrange: sample <- site 10000 <- site 9999, which forwards with the HTTP/2 relay.
+        await using var sample = await SampleHost.StartAsync("echo@10000");
+        var siteB = await StartSiteAsync("site-10000", RouteTables.Local("10000", "echo", sample.Port));
+        var siteA = await StartSiteAsync("site-9999", RouteTables.ToPeer("9999", "10000", siteB.GrpcPort),
+            new Dictionary<string, string> { ["SITEX_FORWARDINGENGINE"] = "H2Relay" });
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{siteA.GrpcPort}");
+
+        // Act
+        var reply = await new Echo.EchoClient(channel).UnaryAsync(new EchoRequest { Text = "relayed", EchoMetadata = true }, Targeting("10000", "echo"), DateTime.UtcNow.AddSeconds(30));
+        var bogus = StartSitex("bogus", ["serve", .. s_loopbackFreePorts], new Dictionary<string, string> { ["SITEX_FORWARDINGENGINE"] = "Bogus" });
+        var exitCode = await bogus.WaitForExitAsync();
+
+        // Assert: the call went through; a value that is not an engine is refused, so the variable is bound.
+        Assert.Equal("relayed", reply.Text);
+        Assert.Equal("2", reply.Metadata[SiteXHeaders.Hops]);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("ForwardingEngine", bogus.StandardError + bogus.StandardOutput, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Serve_HttpPort_EndsTheReadyLine_AndServesTheInterconnectionEndpoints()
     {
         // Act
@@ -170,10 +192,12 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         Assert.Contains($"(gRPC port {port}, admin port 0, HTTP port 0; choose others with --grpc-port/--admin-port/--http-port", process.StandardError, StringComparison.Ordinal);
     }
 
-    private async Task<RunningSite> StartSiteAsync(string name, string routeTable)
+    private async Task<RunningSite> StartSiteAsync(string name, string routeTable, Dictionary<string, string>? environment = null)
     {
         var table = WriteFile(name + ".json", routeTable);
-        var process = StartSitex(name, ["serve", "--route-table", table, .. s_loopbackFreePorts]);
+        var process = environment is null
+            ? StartSitex(name, ["serve", "--route-table", table, .. s_loopbackFreePorts])
+            : StartSitex(name, ["serve", "--route-table", table, .. s_loopbackFreePorts], environment);
         var ready = await process.WaitForOutputAsync("SiteX ready");
         var (grpcPort, adminPort) = SiteXProcess.ParseReadyPorts(ready);
         return new RunningSite(process, grpcPort, adminPort);

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SiteX.Server.Diagnostics;
 
-/// <summary>Forwarding log events, ids 1100-1199. Next free id: 1130 (1105-1119 are SiteX's own relays: invoke, Packets, HTTP interconnection; 1120-1129 outbound TLS, <see cref="OutboundTlsLog"/>).</summary>
+/// <summary>Forwarding log events, ids 1100-1199. Next free id: 1140 (1105-1119 are SiteX's own relays: invoke, Packets, HTTP interconnection; 1120-1129 outbound TLS, <see cref="OutboundTlsLog"/>; 1130-1139 the HTTP/2 relay, <see cref="H2RelayLog"/>).</summary>
 internal static partial class ForwardingLog
 {
     [LoggerMessage(1100, LogLevel.Warning, "Call {Path} for party {Party} service {Service} failed: {Error} ({Message}); next hop {Endpoint}; trace {TraceId}", EventName = "ForwardFailed")]

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using SiteX.Protocol;
 using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
+using SiteX.Server.Forwarding.H2;
 using SiteX.Server.Internal;
 using SiteX.Server.Routing;
 using SiteX.Server.Security;
@@ -35,6 +36,7 @@ internal sealed class CallForwarder
 {
     private readonly IHttpForwarder _forwarder;
     private readonly NextHopClientPool _clients;
+    private readonly H2Relay _relay;
     private readonly GatewayIdentity _identity;
     private readonly SiteXOptions _options;
     private readonly ILogger<CallForwarder> _logger;
@@ -44,8 +46,9 @@ internal sealed class CallForwarder
     private readonly ForwarderRequestConfig _http11;
     private readonly ForwarderRequestConfig _http11OrHigher;
 
-    public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, GatewayIdentity identity, PermissionGate permissions, RequestTokens tokens, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
+    public CallForwarder(IHttpForwarder forwarder, NextHopClientPool clients, H2Relay relay, GatewayIdentity identity, PermissionGate permissions, RequestTokens tokens, IOptions<SiteXOptions> options, ILogger<CallForwarder> logger)
     {
+        _relay = relay;
         _tokens = tokens;
         _forwarder = forwarder;
         _permissions = permissions;
@@ -207,29 +210,14 @@ internal sealed class CallForwarder
         };
         context.Features.Set(plan);
 
-        // Count body bytes for metrics and the access log. Installed only now: the Packet header was peeked through
-        // the request's own pipe, which a replaced Body would no longer see.
-        var requestBody = new CountingStream(context.Request.Body, isRequest: true);
-        var responseBody = new CountingStream(context.Response.Body, isRequest: false, context.RequestAborted);
-        context.Request.Body = requestBody;
-        context.Response.Body = responseBody;
         if (style == ErrorStyle.GrpcStatus && context.Features.Get<IHttpResetFeature>() is { } resetFeature)
         {
             context.Features.Set<IHttpResetFeature>(new DeferredResetFeature(resetFeature));
         }
 
-        ForwarderError result;
-        try
-        {
-            result = await _forwarder.SendAsync(context, endpoint.ForwardPrefix, _clients.Get(endpoint), RequestConfigFor(endpoint), GatewayTransformer.Instance,
-                deadlineSource?.Token ?? context.RequestAborted);
-        }
-        finally
-        {
-            deadlineSource?.Dispose();
-            call.RequestBytes = requestBody.Count;
-            call.ResponseBytes = responseBody.Count;
-        }
+        var result = endpoint.Config.Protocol == EndpointProtocol.Grpc && _options.ForwardingEngine == ForwardingEngine.H2Relay
+            ? await RelayAsync(context, call, endpoint, plan, deadlineSource)
+            : await SendWithYarpAsync(context, call, endpoint, deadlineSource);
 
         if (result == ForwarderError.None)
         {
@@ -269,6 +257,44 @@ internal sealed class CallForwarder
         ForwardingLog.ForwardFailed(_logger, context.Request.Path.Value ?? "", target, call.Service, GatewayErrors.Name(error), message, endpoint.Display, call.TraceId,
             error == GatewayError.NextHopFailed ? exception : null); // expected failures need no stack trace
         await ErrorResponder.WriteAsync(context, call, error, message, style);
+    }
+
+    /// <summary>Step 3 with YARP: the request and response bodies pass through counting streams.</summary>
+    private async Task<ForwarderError> SendWithYarpAsync(HttpContext context, GatewayCall call, RouteDestination endpoint, CancellationTokenSource? deadlineSource)
+    {
+        // Count body bytes for metrics and the access log. Installed only now: the Packet header was peeked through
+        // the request's own pipe, which a replaced Body would no longer see.
+        var requestBody = new CountingStream(context.Request.Body, isRequest: true);
+        var responseBody = new CountingStream(context.Response.Body, isRequest: false, context.RequestAborted);
+        context.Request.Body = requestBody;
+        context.Response.Body = responseBody;
+        try
+        {
+            return await _forwarder.SendAsync(context, endpoint.ForwardPrefix, _clients.Get(endpoint), RequestConfigFor(endpoint), GatewayTransformer.Instance,
+                deadlineSource?.Token ?? context.RequestAborted);
+        }
+        finally
+        {
+            deadlineSource?.Dispose();
+            call.RequestBytes = requestBody.Count;
+            call.ResponseBytes = responseBody.Count;
+        }
+    }
+
+    /// <summary>Step 3 with the HTTP/2 relay (<see cref="H2Relay"/>), which counts the body bytes itself.</summary>
+    private async Task<ForwarderError> RelayAsync(HttpContext context, GatewayCall call, RouteDestination endpoint, ForwardingPlan plan, CancellationTokenSource? deadlineSource)
+    {
+        try
+        {
+            var relayed = await _relay.ForwardAsync(context, endpoint, plan, deadlineSource?.Token ?? context.RequestAborted);
+            call.RequestBytes = relayed.RequestBytes;
+            call.ResponseBytes = relayed.ResponseBytes;
+            return relayed.Error;
+        }
+        finally
+        {
+            deadlineSource?.Dispose();
+        }
     }
 
     private ForwarderRequestConfig RequestConfigFor(RouteDestination endpoint) =>

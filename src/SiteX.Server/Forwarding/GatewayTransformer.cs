@@ -1,21 +1,18 @@
-using System.Globalization;
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
-using SiteX.Protocol;
 using SiteX.Server.Security;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding;
 
 /// <summary>
-/// Adjusts a forwarded request: the next hop's own authority as <c>Host</c>, the hop counter and via list (loop
-/// detection), the target headers the next gateway routes by (when this gateway routed by a binding or a Packet), the
-/// remaining deadline, the tech-provider code a Java OSX next hop insists on, and, for a call from a proven peer that
-/// named no source, <c>x-ptp-source-node-id</c> with its source; and the request token of a peer that signs
-/// (<see cref="RequestTokens"/>). YARP already drops the hop-by-hop
-/// headers (<c>Connection</c>, <c>Keep-Alive</c>, <c>Transfer-Encoding</c>, <c>TE</c>, <c>Upgrade</c>,
-/// <c>Proxy-*</c>); this also drops the headers an HTTP/1.1 message names in its <c>Connection</c> header, both ways
-/// (RFC 9110 7.6.1). One shared instance: per-call data comes from the <see cref="ForwardingPlan"/> feature.
+/// YARP's view of the forwarding header rules (<see cref="ForwardedHeaders"/>, shared with the HTTP/2 relay): the
+/// request's headers are the list <see cref="ForwardedHeaders.WriteRequest"/> enumerates, the response's headers and
+/// trailers are copied without hop-by-hop headers and without the headers the response's <c>Connection</c> names.
+/// One shared instance: per-call data comes from the <see cref="ForwardingPlan"/> feature.
 /// </summary>
 internal sealed class GatewayTransformer : HttpTransformer
 {
@@ -23,99 +20,98 @@ internal sealed class GatewayTransformer : HttpTransformer
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
-        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         var plan = httpContext.Features.Get<ForwardingPlan>()!;
-        var headers = proxyRequest.Headers;
-
-        // The next hop gets its own authority as Host, not the one the caller used for this gateway: a service behind
-        // another site's gateway has no use for this site's gateway address, and should not learn it.
-        headers.Host = null;
-        foreach (var name in httpContext.Request.Headers.GetCommaSeparatedValues(HeaderNames.Connection))
+        if (proxyRequest.Content is null && HasContentHeaders(httpContext.Request.Headers))
         {
-            // NonValidated.Contains is false for names that are not tokens (which Remove would throw on).
-            if (headers.NonValidated.Contains(name))
-            {
-                headers.Remove(name);
-            }
-            else if (proxyRequest.Content?.Headers.NonValidated.Contains(name) == true)
-            {
-                proxyRequest.Content.Headers.Remove(name);
-            }
+            // A bodiless request with content headers (Content-Length: 0, say): only YARP may attach the empty content
+            // that carries them, which its own header copy does. Keep that content, not the copy.
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+            proxyRequest.Headers.Clear();
+            proxyRequest.Content?.Headers.Clear();
         }
 
-        headers.Remove(SiteXHeaders.Hops);
-        headers.TryAddWithoutValidation(SiteXHeaders.Hops, (plan.Hops + 1).ToString(CultureInfo.InvariantCulture));
-        headers.Remove(SiteXHeaders.Via);
-        headers.TryAddWithoutValidation(SiteXHeaders.Via, plan.Via);
-
-        if (plan.AddTargetHeaders)
-        {
-            headers.Remove(PtpHeaders.TargetNodeId);
-            headers.TryAddWithoutValidation(PtpHeaders.TargetNodeId, plan.Call.TargetParty);
-            headers.Remove(PtpHeaders.TargetComponentName);
-            headers.TryAddWithoutValidation(PtpHeaders.TargetComponentName, plan.Call.Service);
-        }
-
-        // A call from a proven peer that named no source carries its source on: the next hop sees who sent it.
-        if (plan.Call.Ingress == IngressKind.InterSite && plan.Call.SourceParty is { } source && !NamesSource(httpContext.Request.Headers))
-        {
-            headers.TryAddWithoutValidation(PtpHeaders.SourceNodeId, source);
-        }
-
-        if (plan.RequireTechProviderCode && !headers.Contains(PtpHeaders.TechProviderCode))
-        {
-            headers.TryAddWithoutValidation(PtpHeaders.TechProviderCode, "FATE");
-        }
-
-        if (plan.Deadline is { } deadline)
-        {
-            headers.Remove("grpc-timeout");
-            headers.TryAddWithoutValidation("grpc-timeout", GrpcDeadline.Format(deadline - DateTime.UtcNow));
-        }
-
-        // Request tokens are hop by hop: the one that came in was for this gateway. A peer this gateway shares a key
-        // with gets a fresh one, over the request as it leaves (the body is a stream, so its digest is not signed).
-        if (headers.NonValidated.TryGetValues(PtpHeaders.Token, out var tokens) && tokens.Any(RequestTokens.IsHopToken))
-        {
-            headers.Remove(PtpHeaders.Token);
-            headers.Remove(RequestToken.DigestHeader);
-        }
-
-        if (plan.Signer is { } signer)
-        {
-            // YARP fills in the URI only after the transform: the token must sign the one that is sent.
-            proxyRequest.RequestUri ??= RequestUtilities.MakeDestinationAddress(destinationPrefix, httpContext.Request.Path, httpContext.Request.QueryString);
-            signer.Tokens.SignInto(headers, signer.Peer, signer.Self, proxyRequest.Method.Method, proxyRequest.RequestUri.PathAndQuery, RequestToken.UnsignedPayload);
-        }
+        // YARP fills in the URI only after the transform: a request token must sign the one that is sent.
+        proxyRequest.RequestUri ??= RequestUtilities.MakeDestinationAddress(destinationPrefix, httpContext.Request.Path, httpContext.Request.QueryString);
+        var sink = new RequestMessageSink(proxyRequest);
+        ForwardedHeaders.WriteRequest(httpContext, plan, proxyRequest.Method.Method, proxyRequest.RequestUri.PathAndQuery, ref sink);
     }
 
-    private static bool NamesSource(IHeaderDictionary headers) =>
-        headers.ContainsKey(PtpHeaders.SourceNodeId) || headers.ContainsKey(PtpHeaders.FromNodeId)
-        || headers.ContainsKey(PtpHeaders.SourceInstId) || headers.ContainsKey(PtpHeaders.FateSrcPartyId);
+    private static bool HasContentHeaders(IHeaderDictionary headers) =>
+        headers.ContentLength is not null || headers.ContainsKey(HeaderNames.ContentType) || headers.ContainsKey(HeaderNames.ContentEncoding)
+        || headers.ContainsKey(HeaderNames.ContentLanguage) || headers.ContainsKey(HeaderNames.ContentDisposition) || headers.ContainsKey(HeaderNames.ContentRange)
+        || headers.ContainsKey(HeaderNames.ContentLocation) || headers.ContainsKey(HeaderNames.ContentMD5) || headers.ContainsKey(HeaderNames.Expires)
+        || headers.ContainsKey(HeaderNames.LastModified) || headers.ContainsKey(HeaderNames.Allow);
 
-    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
-        var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
-        if (proxyResponse is not null && proxyResponse.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
+        if (proxyResponse is null)
         {
-            foreach (var value in connection)
+            return new ValueTask<bool>(false);
+        }
+
+        var headers = httpContext.Response.Headers;
+        Copy(proxyResponse.Headers, headers);
+        if (proxyResponse.Content is not null)
+        {
+            Copy(proxyResponse.Content.Headers, headers);
+
+            // RFC 9112 6.3: with both, Transfer-Encoding wins and Content-Length must not be passed on.
+            if (proxyResponse.Headers.NonValidated.Contains(HeaderNames.TransferEncoding) && proxyResponse.Content.Headers.NonValidated.Contains(HeaderNames.ContentLength))
             {
-                foreach (var name in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-                {
-                    httpContext.Response.Headers.Remove(name);
-                }
+                headers.Remove(HeaderNames.ContentLength);
             }
         }
 
-        return copyBody;
+        if (proxyResponse.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
+        {
+            ForwardedHeaders.RemoveNamedIn(headers, connection);
+        }
+
+        return new ValueTask<bool>(true);
     }
 
-    public override async ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
+    public override ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
     {
-        await base.TransformResponseTrailersAsync(httpContext, proxyResponse, cancellationToken);
+        if (httpContext.Features.Get<IHttpResponseTrailersFeature>()?.Trailers is { IsReadOnly: false } trailers)
+        {
+            Copy(proxyResponse.TrailingHeaders, trailers);
+        }
 
         // YARP copies trailers only after the whole response body was copied.
         httpContext.Features.Get<ForwardingPlan>()!.ResponseCompleted = true;
+        return default;
+    }
+
+    private static void Copy(HttpHeaders source, IHeaderDictionary destination)
+    {
+        foreach (var header in source)
+        {
+            ForwardedHeaders.AppendResponse(destination, header.Key, header.Value as string[] ?? [.. header.Value]);
+        }
+    }
+
+    /// <summary>Adds forwarded headers to an <see cref="HttpRequestMessage"/>, content headers to its content.</summary>
+    private readonly struct RequestMessageSink(HttpRequestMessage request) : IForwardedHeaderSink
+    {
+        public void Add(string name, StringValues values)
+        {
+            // HttpClient would join several Cookie values with ',' instead of ';'.
+            if (values.Count > 1 && name.Equals(HeaderNames.Cookie, StringComparison.OrdinalIgnoreCase))
+            {
+                values = string.Join("; ", values.ToArray());
+            }
+
+            if (values.Count == 1 ? request.Headers.TryAddWithoutValidation(name, values.ToString()) : request.Headers.TryAddWithoutValidation(name, values.ToArray()))
+            {
+                return;
+            }
+
+            // A content header (Content-Type, Content-Length, ...): it lives on the content (YARP's empty one for a
+            // bodiless request, see TransformRequestAsync).
+            _ = values.Count == 1
+                ? request.Content?.Headers.TryAddWithoutValidation(name, values.ToString())
+                : request.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
+        }
     }
 }
 

@@ -27,6 +27,7 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<GatewayIdentity>();
         services.TryAddSingleton<SiteX.Server.Security.RequestTokens>();
         services.TryAddSingleton<NextHopClientPool>();
+        services.TryAddSingleton<SiteX.Server.Forwarding.H2.H2Relay>();
         services.TryAddSingleton<PermissionGate>();
         services.TryAddSingleton<SiteX.Server.Admin.AdminToken>();
         services.TryAddSingleton<SiteX.Server.Admin.AdminGuard>();

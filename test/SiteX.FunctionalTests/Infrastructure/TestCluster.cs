@@ -28,6 +28,10 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public TempDirectory Temp { get; }
 
+    /// <summary>The forwarding engine of every gateway this cluster starts; null: the options' default (or the one
+    /// <c>SITEXTEST_FORWARDING_ENGINE</c> forces).</summary>
+    public SiteX.Server.Configuration.ForwardingEngine? Engine { get; init; }
+
     /// <summary>Starts a gateway serving <paramref name="selfParty"/> with the table <paramref name="routeTableJson"/>
     /// in its own file; <paramref name="grpcPort"/> 0 picks a free port.</summary>
     public async Task<TestGateway> StartGatewayAsync(string name, string selfParty, string routeTableJson, int grpcPort = 0, Action<SiteX.Server.Configuration.SiteXOptions>? configure = null)
@@ -49,6 +53,7 @@ internal sealed class TestCluster : IAsyncDisposable
         {
             var logs = new SignalingLoggerProvider();
             var options = TestGateway.Options(selfParty, routeFile, dataDir, grpcPort);
+            options.ForwardingEngine = Engine ?? options.ForwardingEngine;
             configure?.Invoke(options);
             var server = SiteXServer.Create(options,
                 logging => TestGateway.ConfigureLogging(logging, _output, logs, name));

@@ -128,7 +128,14 @@ internal sealed class TestGateway : IAsyncDisposable
         DataDir = dataDir,
         AccessLog = Path.Combine(dataDir, "flow.log"),
         ShutdownTimeout = TimeSpan.FromSeconds(5),
+        ForwardingEngine = ForcedEngine ?? ForwardingEngine.Yarp,
     };
+
+    /// <summary>The engine every test gateway uses when <c>SITEXTEST_FORWARDING_ENGINE</c> (not <c>SITEX_*</c>, which
+    /// <c>sitex</c> binds to its options) names one (to run the whole
+    /// suite on the HTTP/2 relay); null: the default.</summary>
+    internal static ForwardingEngine? ForcedEngine { get; } =
+        Enum.TryParse<ForwardingEngine>(Environment.GetEnvironmentVariable("SITEXTEST_FORWARDING_ENGINE"), ignoreCase: true, out var engine) ? engine : null;
 
     internal static void ConfigureLogging(ILoggingBuilder logging, Xunit.Abstractions.ITestOutputHelper output, SignalingLoggerProvider logs, string name)
     {

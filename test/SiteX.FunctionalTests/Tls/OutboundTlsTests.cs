@@ -21,8 +21,27 @@ namespace SiteX.FunctionalTests.Tls;
 /// stand-in with a real Kestrel TLS listener) with the client certificate and CA its route names. Certificates are
 /// made at run time in the test's temp directory.
 /// </summary>
-public sealed class OutboundTlsTests(ITestOutputHelper output)
+public class OutboundTlsTests(ITestOutputHelper output)
 {
+    /// <summary>The forwarding engine of the gateways; null: the default (<see cref="H2RelayOutboundTlsTests"/> runs these on the
+    /// HTTP/2 relay).</summary>
+    protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
+
+    private TestCluster NewCluster() => new(output) { Engine = Engine };
+
+    /// <summary>TLS clients (YARP's handlers, or the relay's connection pools) in use and retired.</summary>
+    private static (int Active, int Retired) TlsClients(TestGateway gateway)
+    {
+        if (gateway.Server.Options.ForwardingEngine == SiteX.Server.Configuration.ForwardingEngine.H2Relay)
+        {
+            var relay = gateway.Server.Services.GetRequiredService<SiteX.Server.Forwarding.H2.H2Relay>();
+            return (relay.ActiveTlsPools, relay.RetiredPools);
+        }
+
+        var pool = gateway.Server.Services.GetRequiredService<NextHopClientPool>();
+        return (pool.ActiveTlsClients, pool.RetiredTlsClients);
+    }
+
     private const string PartyA = "9999";
     private const string PartyB = "10000";
     private const string EchoPath = "/sitex.samples.v1.Echo/Unary";
@@ -33,7 +52,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [InlineData("pkcs12")]
     public async Task MutualTls_ClientCertificateFromRoute_IsPresentedToThePeer(string format)
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA, algorithm: format == "pkcs1" ? SiteKeyAlgorithm.Rsa2048 : SiteKeyAlgorithm.EcdsaP256);
         JsonObject endpoint;
@@ -68,7 +87,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [InlineData(false)]
     public async Task ServerCertificateFromUnknownCa_CallFailsUnreachable_NothingDelivered(bool routeNamesCaFile)
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(OutboundPki.Site(pki.OtherCa, PartyB), requireClientCertificate: false);
         var endpoint = routeNamesCaFile ? Endpoint(peer.Port, ("caFile", pki.CaFile)) : Endpoint(peer.Port);
@@ -92,7 +111,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task ServerCertificateForAnotherHost_Fails_AndTheHostnameFieldAcceptsItWithThatSni()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(PartyB, dns: ["gateway.party10000.example"], addresses: []), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("caFile", pki.CaFile))));
@@ -123,7 +142,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [InlineData(null, PartyB, true)]
     public async Task PinnedPeerParty_OnlyACertificateNamingThatPartyIsAccepted(string? identity, string certificateParty, bool accepted)
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(certificateParty), requireClientCertificate: false);
         var endpoint = Endpoint(peer.Port, ("caFile", pki.CaFile), ("peer_party", PartyB));
@@ -154,7 +173,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task SwitchToTurnOffVerification_InAnEdit_IsRejectedNamingTheField_AndTheOldTableKeepsServing()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(PartyB), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("caFile", pki.CaFile))));
@@ -177,7 +196,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task ClientCertificateFilesReplaced_NewConnectionsPresentTheNewCertificate_OldHandlerIsRetired()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var first = pki.Site(PartyA);
         using var second = pki.Site(PartyA);
@@ -185,8 +204,8 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
         await using var peer = await StartPeerAsync(pki.Site(PartyB));
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("certChainFile", cert), ("privateKeyFile", key), ("caFile", pki.CaFile))));
         var echo = cluster.EchoClient(a);
-        var pool = a.Server.Services.GetRequiredService<NextHopClientPool>();
-        pool.RetireGrace = TimeSpan.FromMilliseconds(50);
+        a.Server.Services.GetRequiredService<NextHopClientPool>().RetireGrace = TimeSpan.FromMilliseconds(50);
+        a.Server.Services.GetRequiredService<SiteX.Server.Forwarding.H2.H2Relay>().RetireGrace = TimeSpan.FromMilliseconds(50);
         await echo.UnaryAsync(new EchoRequest { Text = "1" }, TestCluster.Target(PartyB, "echo"), TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
 
         var reloaded = a.WaitForTableAsync(t => t.Version > 1);
@@ -197,14 +216,14 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
         Assert.Equal([first.Thumbprint, second.Thumbprint], peer.ClientThumbprints(EchoPath));
         Assert.Equal(2, peer.Requests.Select(r => r.ConnectionId).Distinct().Count());
         Assert.Contains(a.Logs.Entries, e => e.EventId.Id == 1122);
-        await Eventually.ReturnsAsync(() => Task.FromResult((pool.ActiveTlsClients, pool.RetiredTlsClients)), s => s == (1, 0), "the old TLS handler to be disposed");
+        await Eventually.ReturnsAsync(() => Task.FromResult(TlsClients(a)), s => s == (1, 0), "the old TLS handler to be disposed");
         cluster.AssertNoUnexpectedErrors(1001); // a reload between the two renames may see a key of the other certificate
     }
 
     [Fact]
     public async Task KeyFileReplacedByAnotherCertificatesKey_ChangeRejected_TheOldCertificateKeepsServing()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA);
         var (cert, key) = pki.WritePem(client, "client");
@@ -230,7 +249,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task EditNamingAMissingCaFile_IsRejectedWithThePath_TheOldTableKeepsServing()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(pki.Site(PartyB), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(Endpoint(peer.Port, ("caFile", pki.CaFile))));
@@ -249,7 +268,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task EditThatLeavesTheTlsIdentityAlone_KeepsThePooledTlsConnection()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         var (cert, key) = pki.WritePem(pki.Site(PartyA), "client");
         await using var peer = await StartPeerAsync(pki.Site(PartyB));
@@ -264,15 +283,14 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
         await echo.UnaryAsync(new EchoRequest(), TestCluster.Target(PartyB, "echo"), TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
 
         Assert.Single(peer.Requests.Select(r => r.ConnectionId).Distinct());
-        var pool = a.Server.Services.GetRequiredService<NextHopClientPool>();
-        Assert.Equal((1, 0), (pool.ActiveTlsClients, pool.RetiredTlsClients));
+        Assert.Equal((1, 0), TlsClients(a));
         cluster.AssertNoUnexpectedErrors();
     }
 
     [Fact]
     public async Task HttpsUrlRoute_InvokeConvertedToTheInterconnectionApi_CarriesTheClientCertificate()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA);
         var (cert, key) = pki.WritePem(client, "client");
@@ -294,7 +312,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task HttpsUrlRoute_PeerWithUntrustedCertificate_InvokeAnswersNetErrorNamingTls()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         await using var peer = await StartPeerAsync(OutboundPki.Site(pki.OtherCa, PartyB), requireClientCertificate: false);
         var a = await cluster.StartGatewayAsync("A", PartyA, Table(new JsonObject
@@ -317,7 +335,7 @@ public sealed class OutboundTlsTests(ITestOutputHelper output)
     [Fact]
     public async Task QueuePushRelayedAsInvoke_GoesOverTheRoutesTlsChannelWithTheClientCertificate()
     {
-        await using var cluster = new TestCluster(output);
+        await using var cluster = NewCluster();
         var pki = new OutboundPki(cluster.Temp.Combine("pki"));
         using var client = pki.Site(PartyA);
         var (cert, key) = pki.WritePem(client, "client");

@@ -1,0 +1,582 @@
+using System.Buffers.Binary;
+using SiteX.Server.Diagnostics;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace SiteX.Server.Forwarding.H2;
+
+/// <summary>The read loop of <see cref="H2Connection"/>: frame parsing, settings, pings, GOAWAY, flow control.</summary>
+internal sealed partial class H2Connection
+{
+    private const int ReadBufferSize = 64 * 1024;
+
+    private readonly HpackDecoder _decoder = new();
+    private readonly List<H2Stream> _batch = [];
+    private byte[] _headerBlock = [];
+    private int _headerBlockLength;
+    private int _continuationStream;
+    private bool _continuationEndStream;
+    private int _connectionUnacked;
+    private bool _settingsAcked;
+    private readonly TaskCompletionSource _peerSettings = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastReceived = Environment.TickCount64;
+    private long _pingSent;
+    private bool _pingOutstanding;
+
+    /// <summary>The read loop; completes when the connection closes.</summary>
+    public Task Completion { get; private set; } = Task.CompletedTask;
+
+    /// <summary>Whether the next hop acknowledged this side's SETTINGS.</summary>
+    public bool SettingsAcknowledged => Volatile.Read(ref _settingsAcked);
+
+    /// <summary>Sends the client preface, this side's SETTINGS and connection window, and starts the read loop and
+    /// the keepalive timer.</summary>
+    public async ValueTask StartAsync()
+    {
+        lock (_writer.Gate)
+        {
+            _writer.WriteRaw(H2Frame.Preface);
+
+            // ENABLE_PUSH 0, INITIAL_WINDOW_SIZE 1 MiB, MAX_HEADER_LIST_SIZE 64 KiB; HEADER_TABLE_SIZE stays 4096.
+            var settings = _writer.WriteFrameHeader(H2FrameType.Settings, 0, 0, 18);
+            WriteSetting(settings, H2Frame.SettingsEnablePush, 0);
+            WriteSetting(settings[6..], H2Frame.SettingsInitialWindowSize, StreamWindow);
+            WriteSetting(settings[12..], H2Frame.SettingsMaxHeaderListSize, 64 * 1024);
+            WriteWindowUpdateLocked(0, ConnectionWindow - H2Frame.DefaultWindowSize);
+        }
+
+        await _writer.FlushAsync().ConfigureAwait(false);
+        Completion = Task.Run(ReadLoopAsync);
+
+        // As SocketsHttpHandler: no stream starts before the next hop's SETTINGS (its stream limit, its windows).
+        await _peerSettings.Task.WaitAsync(_options.ConnectTimeout).ConfigureAwait(false);
+        var period = KeepAlivePeriod(_options);
+        _timer = new Timer(static s => ((H2Connection)s!).OnTimer(), this, period, period);
+    }
+
+    private static void WriteSetting(Span<byte> destination, ushort id, int value)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(destination, id);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[2..], (uint)value);
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var buffer = new byte[ReadBufferSize];
+        int start = 0, end = 0;
+        try
+        {
+            while (true)
+            {
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+                else if (buffer.Length - end < H2Frame.HeaderLength + H2Frame.DefaultMaxFrameSize)
+                {
+                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    (start, end) = (0, end - start);
+                }
+
+                var read = await _transport.ReadAsync(buffer.AsMemory(end)).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw new IOException("the next hop closed the connection");
+                }
+
+                end += read;
+                _lastReceived = Environment.TickCount64;
+                while (end - start >= H2Frame.HeaderLength)
+                {
+                    var (length, type, flags, streamId) = H2Frame.ReadHeader(buffer.AsSpan(start));
+                    if (length > H2Frame.DefaultMaxFrameSize)
+                    {
+                        throw new H2ProtocolException(H2ErrorCode.FrameSizeError, $"the next hop sent a {length}-byte frame; the limit is {H2Frame.DefaultMaxFrameSize}");
+                    }
+
+                    if (end - start < H2Frame.HeaderLength + length)
+                    {
+                        break;
+                    }
+
+                    OnFrame(type, flags, streamId, buffer.AsSpan(start + H2Frame.HeaderLength, length));
+                    start += H2Frame.HeaderLength + length;
+                }
+
+                EndBatch();
+            }
+        }
+        catch (H2ProtocolException ex)
+        {
+            Abort(ex, ex.Code);
+        }
+        catch (HpackException ex)
+        {
+            Abort(new H2ProtocolException(H2ErrorCode.CompressionError, $"the next hop's header block could not be decoded: {ex.Message}"), H2ErrorCode.CompressionError);
+        }
+        catch (Exception ex)
+        {
+            Abort(ex, goAway: null);
+        }
+    }
+
+    private void OnFrame(H2FrameType type, byte flags, int streamId, ReadOnlySpan<byte> payload)
+    {
+        if (!_peerSettings.Task.IsCompleted && (type != H2FrameType.Settings || (flags & H2Frame.Ack) != 0))
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop's first frame was {type}, not SETTINGS");
+        }
+
+        if (_continuationStream != 0 && type != H2FrameType.Continuation)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop sent {type} in the middle of a header block");
+        }
+
+        switch (type)
+        {
+            case H2FrameType.Data:
+                OnData(flags, RequireStream(streamId, type), payload);
+                break;
+            case H2FrameType.Headers:
+                OnHeaders(flags, RequireStream(streamId, type), payload);
+                break;
+            case H2FrameType.Continuation:
+                OnContinuation(flags, streamId, payload);
+                break;
+            case H2FrameType.RstStream:
+                RequireLength(type, payload, 4);
+                StreamOrNull(RequireStream(streamId, type))?.OnReset((H2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload));
+                break;
+            case H2FrameType.Settings:
+                OnSettings(flags, streamId, payload);
+                break;
+            case H2FrameType.Ping:
+                OnPing(flags, streamId, payload);
+                break;
+            case H2FrameType.GoAway:
+                OnGoAway(streamId, payload);
+                break;
+            case H2FrameType.WindowUpdate:
+                OnWindowUpdate(streamId, payload);
+                break;
+            case H2FrameType.PushPromise:
+                throw new H2ProtocolException(H2ErrorCode.ProtocolError, "the next hop sent PUSH_PROMISE although push is disabled");
+            default:
+                break; // PRIORITY and unknown frame types are ignored.
+        }
+    }
+
+    private int RequireStream(int streamId, H2FrameType type)
+    {
+        if (streamId == 0 || (streamId & 1) == 0 || streamId >= Volatile.Read(ref _nextStreamId))
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop sent {type} on stream {streamId}, which this side never opened");
+        }
+
+        return streamId;
+    }
+
+    private static void RequireLength(H2FrameType type, ReadOnlySpan<byte> payload, int length)
+    {
+        if (payload.Length != length)
+        {
+            throw new H2ProtocolException(H2ErrorCode.FrameSizeError, $"the next hop sent a {type} frame of {payload.Length} bytes");
+        }
+    }
+
+    private H2Stream? StreamOrNull(int streamId)
+    {
+        lock (_writer.Gate)
+        {
+            return _streams.GetValueOrDefault(streamId);
+        }
+    }
+
+    private static ReadOnlySpan<byte> RemovePadding(byte flags, ReadOnlySpan<byte> payload, H2FrameType type)
+    {
+        if ((flags & H2Frame.Padded) == 0)
+        {
+            return payload;
+        }
+
+        if (payload.Length == 0 || payload[0] >= payload.Length)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop sent a {type} frame with invalid padding");
+        }
+
+        return payload[1..(payload.Length - payload[0])];
+    }
+
+    private void OnData(byte flags, int streamId, ReadOnlySpan<byte> payload)
+    {
+        var data = RemovePadding(flags, payload, H2FrameType.Data);
+        _connectionUnacked += payload.Length;
+        if (StreamOrNull(streamId) is not { } stream)
+        {
+            return;
+        }
+
+        var credit = stream.OnData(data, payload.Length, (flags & H2Frame.EndStream) != 0);
+        AddToBatch(stream);
+        if (credit > 0)
+        {
+            CreditStreamLocked(stream, credit);
+        }
+    }
+
+    private void OnHeaders(byte flags, int streamId, ReadOnlySpan<byte> payload)
+    {
+        var block = RemovePadding(flags, payload, H2FrameType.Headers);
+        if ((flags & H2Frame.PriorityFlag) != 0)
+        {
+            if (block.Length < 5)
+            {
+                throw new H2ProtocolException(H2ErrorCode.FrameSizeError, "the next hop sent a HEADERS frame too short for its priority fields");
+            }
+
+            block = block[5..];
+        }
+
+        var endStream = (flags & H2Frame.EndStream) != 0;
+        if ((flags & H2Frame.EndHeaders) != 0)
+        {
+            DispatchHeaders(streamId, block, endStream);
+            return;
+        }
+
+        _continuationStream = streamId;
+        _continuationEndStream = endStream;
+        _headerBlockLength = 0;
+        AppendHeaderBlock(block);
+    }
+
+    private void OnContinuation(byte flags, int streamId, ReadOnlySpan<byte> payload)
+    {
+        if (_continuationStream == 0 || streamId != _continuationStream)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop sent CONTINUATION on stream {streamId} outside a header block");
+        }
+
+        AppendHeaderBlock(payload);
+        if ((flags & H2Frame.EndHeaders) != 0)
+        {
+            _continuationStream = 0;
+            DispatchHeaders(streamId, _headerBlock.AsSpan(0, _headerBlockLength), _continuationEndStream);
+        }
+    }
+
+    private void AppendHeaderBlock(ReadOnlySpan<byte> fragment)
+    {
+        if (_headerBlockLength + fragment.Length > 256 * 1024)
+        {
+            throw new H2ProtocolException(H2ErrorCode.EnhanceYourCalm, "the next hop sent a header block over 256 KiB");
+        }
+
+        if (_headerBlock.Length < _headerBlockLength + fragment.Length)
+        {
+            Array.Resize(ref _headerBlock, Math.Max(_headerBlockLength + fragment.Length, _headerBlock.Length * 2));
+        }
+
+        fragment.CopyTo(_headerBlock.AsSpan(_headerBlockLength));
+        _headerBlockLength += fragment.Length;
+    }
+
+    private void DispatchHeaders(int streamId, ReadOnlySpan<byte> block, bool endStream)
+    {
+        if (StreamOrNull(streamId) is { } stream)
+        {
+            stream.OnHeaders(_decoder, block, endStream);
+            AddToBatch(stream);
+        }
+        else
+        {
+            // A stream this side already forgot: decode anyway, the dynamic table must stay in step.
+            _decoder.Decode(block, DiscardingHandler.Instance);
+        }
+    }
+
+    private void AddToBatch(H2Stream stream)
+    {
+        if (!stream.InBatch)
+        {
+            stream.InBatch = true;
+            _batch.Add(stream);
+        }
+    }
+
+    private void OnSettings(byte flags, int streamId, ReadOnlySpan<byte> payload)
+    {
+        if (streamId != 0)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, "the next hop sent SETTINGS on a stream");
+        }
+
+        if ((flags & H2Frame.Ack) != 0)
+        {
+            RequireLength(H2FrameType.Settings, payload, 0);
+            Volatile.Write(ref _settingsAcked, true);
+            return;
+        }
+
+        if (payload.Length % 6 != 0)
+        {
+            throw new H2ProtocolException(H2ErrorCode.FrameSizeError, "the next hop sent a SETTINGS frame of a length that is not a multiple of 6");
+        }
+
+        lock (_writer.Gate)
+        {
+            for (var i = 0; i < payload.Length; i += 6)
+            {
+                var id = BinaryPrimitives.ReadUInt16BigEndian(payload[i..]);
+                var value = BinaryPrimitives.ReadUInt32BigEndian(payload[(i + 2)..]);
+                switch (id)
+                {
+                    case H2Frame.SettingsMaxConcurrentStreams:
+                        _peerMaxConcurrent = (int)Math.Min(value, int.MaxValue);
+                        break;
+                    case H2Frame.SettingsInitialWindowSize when value > H2Frame.MaxWindowSize:
+                        throw new H2ProtocolException(H2ErrorCode.FlowControlError, $"the next hop set an initial window of {value}");
+                    case H2Frame.SettingsInitialWindowSize:
+                        var delta = (int)value - _peerInitialWindow;
+                        _peerInitialWindow = (int)value;
+                        foreach (var stream in _streams.Values)
+                        {
+                            stream.SendWindow += delta;
+                            if (delta > 0 && stream.WaitingForWindow)
+                            {
+                                stream.WaitingForWindow = false;
+                                stream.WakeSender();
+                            }
+                        }
+
+                        break;
+                    case H2Frame.SettingsMaxFrameSize when value is < H2Frame.DefaultMaxFrameSize or > 16_777_215:
+                        throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop set a maximum frame size of {value}");
+                    case H2Frame.SettingsMaxFrameSize:
+                        _peerMaxFrameSize = (int)value;
+                        break;
+                    default:
+                        break; // HEADER_TABLE_SIZE: this side's encoder uses no dynamic table; the rest need nothing.
+                }
+            }
+
+            _writer.WriteFrame(H2FrameType.Settings, H2Frame.Ack, 0, []);
+        }
+
+        _peerSettings.TrySetResult();
+    }
+
+    private void OnPing(byte flags, int streamId, ReadOnlySpan<byte> payload)
+    {
+        if (streamId != 0)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, "the next hop sent PING on a stream");
+        }
+
+        RequireLength(H2FrameType.Ping, payload, 8);
+        if ((flags & H2Frame.Ack) != 0)
+        {
+            _pingOutstanding = false;
+            return;
+        }
+
+        lock (_writer.Gate)
+        {
+            _writer.WriteFrame(H2FrameType.Ping, H2Frame.Ack, 0, payload);
+        }
+    }
+
+    private void OnGoAway(int streamId, ReadOnlySpan<byte> payload)
+    {
+        if (streamId != 0 || payload.Length < 8)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, "the next hop sent an invalid GOAWAY");
+        }
+
+        var lastStreamId = (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFF_FFFF);
+        var code = (H2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(payload[4..]);
+        List<H2Stream> refused = [];
+        bool drained;
+        lock (_writer.Gate)
+        {
+            _closing = true;
+            foreach (var (id, stream) in _streams)
+            {
+                if (id > lastStreamId)
+                {
+                    refused.Add(stream);
+                }
+            }
+
+            drained = _streams.Count == refused.Count;
+        }
+
+        H2RelayLog.GoAway(_logger, _endpoint, code.ToString(), lastStreamId);
+        _onClosed(this); // no new streams here: the pool opens another connection
+        foreach (var stream in refused)
+        {
+            stream.Fail(new H2ConnectionClosedException($"the next hop sent GOAWAY ({code}) before processing the call"), ForwarderError.Request, retryable: true);
+        }
+
+        if (drained)
+        {
+            Abort(new H2ConnectionClosedException($"the next hop sent GOAWAY ({code})"), H2ErrorCode.NoError);
+        }
+    }
+
+    private void OnWindowUpdate(int streamId, ReadOnlySpan<byte> payload)
+    {
+        RequireLength(H2FrameType.WindowUpdate, payload, 4);
+        var increment = (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFF_FFFF);
+        if (increment == 0)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, "the next hop sent a WINDOW_UPDATE of 0");
+        }
+
+        lock (_writer.Gate)
+        {
+            if (streamId == 0)
+            {
+                _sendWindow += increment;
+                if (_sendWindow > H2Frame.MaxWindowSize)
+                {
+                    throw new H2ProtocolException(H2ErrorCode.FlowControlError, "the next hop's connection window overflowed");
+                }
+
+                foreach (var waiter in _windowWaiters)
+                {
+                    waiter.WaitingForWindow = false;
+                    waiter.WakeSender();
+                }
+
+                _windowWaiters.Clear();
+                return;
+            }
+
+            if (_streams.GetValueOrDefault(streamId) is { } stream)
+            {
+                stream.SendWindow += increment;
+                if (stream.WaitingForWindow)
+                {
+                    stream.WaitingForWindow = false;
+                    stream.WakeSender();
+                }
+            }
+        }
+    }
+
+    /// <summary>After each read: flush what streams wrote to their callers, wake their requests, send window
+    /// updates and every frame appended meanwhile in one write.</summary>
+    private void EndBatch()
+    {
+        foreach (var stream in _batch)
+        {
+            stream.InBatch = false;
+            var credit = stream.EndBatch();
+            if (credit > 0)
+            {
+                CreditStreamLocked(stream, credit);
+            }
+        }
+
+        _batch.Clear();
+        if (_connectionUnacked >= ConnectionWindow / 2)
+        {
+            lock (_writer.Gate)
+            {
+                WriteWindowUpdateLocked(0, _connectionUnacked);
+            }
+
+            _connectionUnacked = 0;
+        }
+
+        _writer.Flush();
+    }
+
+    private static TimeSpan KeepAlivePeriod(H2ConnectionOptions options)
+    {
+        var shortest = new[] { options.KeepAlivePingDelay, options.KeepAlivePingTimeout, options.IdleTimeout }
+            .Where(t => t > TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+            .DefaultIfEmpty(TimeSpan.FromSeconds(1)).Min();
+        return TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
+    }
+
+    /// <summary>Keepalive pings (as SocketsHttpHandler's <c>KeepAlivePingPolicy.Always</c>: a ping after
+    /// <c>KeepAlivePingDelay</c> without frames from the next hop, the connection dropped when it goes unanswered for
+    /// <c>KeepAlivePingTimeout</c>) and closing a connection idle for <c>IdleTimeout</c>.</summary>
+    private void OnTimer()
+    {
+        var now = Environment.TickCount64;
+        if (_pingOutstanding)
+        {
+            if (now - _pingSent > (long)_options.KeepAlivePingTimeout.TotalMilliseconds)
+            {
+                Abort(new TimeoutException($"the next hop did not answer a keepalive ping within {_options.KeepAlivePingTimeout}"), H2ErrorCode.NoError);
+                return;
+            }
+        }
+        else if (_options.KeepAlivePingDelay > TimeSpan.Zero && _options.KeepAlivePingDelay != Timeout.InfiniteTimeSpan
+            && now - _lastReceived > (long)_options.KeepAlivePingDelay.TotalMilliseconds)
+        {
+            _pingSent = now;
+            _pingOutstanding = true;
+            lock (_writer.Gate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                Span<byte> payload = stackalloc byte[8];
+                BinaryPrimitives.WriteInt64BigEndian(payload, now);
+                _writer.WriteFrame(H2FrameType.Ping, 0, 0, payload);
+            }
+
+            _writer.Flush();
+        }
+
+        List<H2Stream>? stale = null;
+        var idleMs = (long)_options.IdleTimeout.TotalMilliseconds;
+        bool idle;
+        lock (_writer.Gate)
+        {
+            if (_options.IdleTimeout != Timeout.InfiniteTimeSpan)
+            {
+                foreach (var stream in _streams.Values)
+                {
+                    if (now - stream.LastActivity > idleMs)
+                    {
+                        (stale ??= []).Add(stream);
+                    }
+                }
+            }
+
+            idle = !_closing && _reserved == 0 && _options.IdleTimeout != Timeout.InfiniteTimeSpan
+                && now - _idleSince > (long)_options.IdleTimeout.TotalMilliseconds;
+            if (idle)
+            {
+                _closing = true;
+            }
+        }
+
+        foreach (var stream in stale ?? [])
+        {
+            stream.OnIdle(_options.IdleTimeout);
+        }
+
+        if (idle)
+        {
+            H2RelayLog.ConnectionIdle(_logger, _endpoint);
+            Abort(new H2ConnectionClosedException("the connection was idle"), H2ErrorCode.NoError);
+        }
+    }
+
+    /// <summary>Decodes a header block of a stream that is gone, to keep the HPACK state.</summary>
+    private sealed class DiscardingHandler : IHpackHeaderHandler
+    {
+        public static DiscardingHandler Instance { get; } = new();
+
+        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+        }
+    }
+}

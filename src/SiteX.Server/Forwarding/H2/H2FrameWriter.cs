@@ -1,0 +1,172 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace SiteX.Server.Forwarding.H2;
+
+/// <summary>
+/// The sending side of one HTTP/2 connection: frames from every stream are appended to one buffer under
+/// <see cref="Gate"/>, and written to the transport in batches. There is no writer thread: whoever calls
+/// <see cref="FlushAsync"/> while no write is in progress writes, and keeps writing what others appended meanwhile;
+/// a caller that finds a write in progress returns at once, its frames go with the next batch.
+/// </summary>
+/// <remarks>The connection's flow-control state is guarded by the same <see cref="Gate"/>, so a stream checks the
+/// send windows and appends its DATA frames in one step.</remarks>
+internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailure)
+{
+    private const int InitialBuffer = 16 * 1024;
+    private const int KeptBuffer = 256 * 1024;
+
+    // Pooled: a large request body grows the buffer to the next hop's window, again and again.
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+    private byte[] _spare = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+    private int _length;
+    private bool _writing;
+    private bool _failed;
+
+    public Lock Gate { get; } = new();
+
+    /// <summary>Bytes appended and not yet handed to the transport (under <see cref="Gate"/>).</summary>
+    public int Buffered => _length;
+
+    /// <summary>Appends a frame (under <see cref="Gate"/>).</summary>
+    public void WriteFrame(H2FrameType type, byte flags, int streamId, ReadOnlySpan<byte> payload)
+    {
+        var span = Reserve(H2Frame.HeaderLength + payload.Length);
+        H2Frame.WriteHeader(span, payload.Length, type, flags, streamId);
+        payload.CopyTo(span[H2Frame.HeaderLength..]);
+        _length += span.Length;
+    }
+
+    /// <summary>Appends bytes that are not a frame: the connection preface (under <see cref="Gate"/>).</summary>
+    public void WriteRaw(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(Reserve(bytes.Length));
+        _length += bytes.Length;
+    }
+
+    /// <summary>Appends a DATA frame carrying <paramref name="payload"/> (under <see cref="Gate"/>).</summary>
+    public void WriteData(int streamId, in ReadOnlySequence<byte> payload, bool endStream)
+    {
+        var length = (int)payload.Length;
+        var span = Reserve(H2Frame.HeaderLength + length);
+        H2Frame.WriteHeader(span, length, H2FrameType.Data, endStream ? H2Frame.EndStream : (byte)0, streamId);
+        payload.CopyTo(span[H2Frame.HeaderLength..]);
+        _length += span.Length;
+    }
+
+    /// <summary>Appends a frame header whose payload the caller writes into the returned span (under
+    /// <see cref="Gate"/>).</summary>
+    public Span<byte> WriteFrameHeader(H2FrameType type, byte flags, int streamId, int payloadLength)
+    {
+        var span = Reserve(H2Frame.HeaderLength + payloadLength);
+        H2Frame.WriteHeader(span, payloadLength, type, flags, streamId);
+        _length += span.Length;
+        return span[H2Frame.HeaderLength..];
+    }
+
+    private Span<byte> Reserve(int size)
+    {
+        if (_failed)
+        {
+            throw new IOException("the HTTP/2 connection to the next hop failed");
+        }
+
+        if (_buffer.Length - _length < size)
+        {
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + size));
+            _buffer.AsSpan(0, _length).CopyTo(grown);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = grown;
+        }
+
+        return _buffer.AsSpan(_length, size);
+    }
+
+    /// <summary>Writes what was appended, unless a write is already in progress (which will take it along). Never
+    /// throws: a failed write fails the connection (<c>onFailure</c>), and with it every stream.</summary>
+    public ValueTask FlushAsync()
+    {
+        lock (Gate)
+        {
+            if (_writing || _length == 0 || _failed)
+            {
+                return default;
+            }
+
+            _writing = true;
+        }
+
+        return WriteLoopAsync();
+    }
+
+    /// <summary><see cref="FlushAsync"/> for callers that do not wait for the write.</summary>
+    public void Flush()
+    {
+        var flush = FlushAsync();
+        if (!flush.IsCompletedSuccessfully)
+        {
+            _ = flush.AsTask();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteLoopAsync()
+    {
+        while (true)
+        {
+            byte[] batch;
+            int length;
+            lock (Gate)
+            {
+                if (_length == 0 || _failed)
+                {
+                    _writing = false;
+                    return;
+                }
+
+                (batch, length) = (_buffer, _length);
+                _buffer = _spare;
+                _length = 0;
+            }
+
+            try
+            {
+                await transport.WriteAsync(batch.AsMemory(0, length)).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                lock (Gate)
+                {
+                    _failed = true;
+                    _writing = false;
+                    _length = 0;
+                }
+
+                onFailure(ex);
+                return;
+            }
+
+            lock (Gate)
+            {
+                // A burst grew the buffer: keep a moderate one, not the peak.
+                if (batch.Length > KeptBuffer)
+                {
+                    ArrayPool<byte>.Shared.Return(batch);
+                    batch = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+                }
+
+                _spare = batch;
+            }
+        }
+    }
+
+    /// <summary>Stops accepting frames (the connection is closed).</summary>
+    public void Fail()
+    {
+        lock (Gate)
+        {
+            _failed = true;
+            _length = 0;
+        }
+    }
+}

@@ -1,0 +1,404 @@
+using SiteX.Tests.Common;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using SiteX.Server.Forwarding;
+using SiteX.Server.Forwarding.H2;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace SiteX.Server.Tests.Forwarding.H2;
+
+/// <summary>The HTTP/2 relay's connection and frame layer against real Kestrel servers (and a raw TCP listener).</summary>
+public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static async Task EchoAsync(HttpContext context)
+    {
+        context.Response.Headers["x-echo"] = "1";
+        context.Response.AppendTrailer("x-trailer", "done");
+        await context.Request.BodyReader.CopyToAsync(context.Response.BodyWriter, context.RequestAborted);
+    }
+
+    [Fact]
+    public async Task Connection_ExchangesSettings_AndAppliesThePeers()
+    {
+        // Arrange
+        await using var harness = await RelayHarness.StartAsync(EchoAsync, kestrel => kestrel.Limits.Http2.MaxStreamsPerConnection = 7);
+
+        // Act
+        using var response = await harness.Client.PostAsync("/echo", new ByteArrayContent([1, 2, 3])).DefaultTimeout();
+        var body = await response.Content.ReadAsByteArrayAsync().DefaultTimeout();
+        var (result, _) = await harness.NextResultAsync();
+
+        // Assert
+        Assert.Equal(ForwarderError.None, result.Error);
+        Assert.Equal([1, 2, 3], body);
+        Assert.Equal("1", response.Headers.GetValues("x-echo").Single());
+        Assert.Equal("done", response.TrailingHeaders.GetValues("x-trailer").Single());
+        var connection = Assert.Single(harness.Pool.Connections);
+        await Eventually(() => connection.SettingsAcknowledged);
+        Assert.Equal(7, connection.PeerMaxConcurrentStreams);
+        Assert.Equal((3, 3), (result.RequestBytes, result.ResponseBytes));
+        Assert.Equal(0, connection.ResetsSent); // a call that ended cleanly is not reset
+    }
+
+    [Fact]
+    public async Task FlowControl_5MiBBothWaysThroughSmallWindowsAndASlowReader_ArrivesIntact()
+    {
+        // Arrange: the next hop's windows are the smallest allowed, so this side runs out and waits for updates. It
+        // reads the whole request before answering (HttpClient sends a non-duplex body completely before it reads).
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            await context.Response.Body.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), context.RequestAborted);
+        }, kestrel =>
+        {
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 65_535;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 65_535;
+        });
+        var payload = new byte[5 * 1024 * 1024];
+        Random.Shared.NextBytes(payload);
+
+        // Act: read the response slowly, so the caller's pipe pushes back on the relay.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/echo")
+        {
+            Content = new ByteArrayContent(payload),
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        var sending = harness.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        if (await Record.ExceptionAsync(() => sending.DefaultTimeout()) is { } failed)
+        {
+            output.WriteLine(failed.ToString());
+            output.WriteLine($"{await harness.NextResultAsync()}");
+        }
+
+        using var response = await sending;
+        await using var stream = await response.Content.ReadAsStreamAsync().DefaultTimeout();
+        var received = new MemoryStream();
+        var chunk = new byte[256 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk).AsTask().DefaultTimeout()) > 0)
+        {
+            received.Write(chunk, 0, read);
+            if (received.Length < 2 * 1024 * 1024)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        var (result, exception) = await harness.NextResultAsync();
+        output.WriteLine($"{result}: {exception}");
+
+        // Assert
+        Assert.True(result.Error == ForwarderError.None, $"{result.Error}: {exception}");
+        Assert.Equal(payload.Length, received.Length);
+        Assert.True(payload.AsSpan().SequenceEqual(received.ToArray()));
+        Assert.Equal((payload.Length, payload.Length), (result.RequestBytes, result.ResponseBytes));
+    }
+
+    [Fact]
+    public async Task Streams_BeyondThePeersMaxConcurrentStreams_OpenMoreConnections()
+    {
+        // Arrange: 4 streams per connection; 20 calls that each wait until all 20 reached the next hop.
+        const int Calls = 20;
+        var arrived = 0;
+        var all = TestTcs.Create();
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            if (Interlocked.Increment(ref arrived) == Calls)
+            {
+                all.TrySetResult();
+            }
+
+            await all.Task.WaitAsync(context.RequestAborted);
+            await EchoAsync(context);
+        }, kestrel => kestrel.Limits.Http2.MaxStreamsPerConnection = 4);
+
+        // Act
+        var calls = Enumerable.Range(0, Calls).Select(async i =>
+        {
+            using var response = await harness.Client.PostAsync("/hold", new ByteArrayContent([(byte)i]));
+            return (await response.Content.ReadAsByteArrayAsync())[0];
+        }).ToArray();
+        var bodies = await Task.WhenAll(calls).DefaultTimeout();
+
+        // Assert
+        Assert.Equal(Enumerable.Range(0, Calls).Select(i => (byte)i), bodies);
+        Assert.True(harness.Pool.Connections.Count >= Calls / 4, $"{harness.Pool.Connections.Count} connection(s)");
+    }
+
+    [Fact]
+    public async Task GoAway_FromAStoppingServer_LetsTheRunningCallFinishAndTakesNoNewOnes()
+    {
+        // Arrange: one call in progress when the next hop starts shutting down.
+        var started = TestTcs.Create();
+        var release = TestTcs.Create();
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(context.RequestAborted);
+            await EchoAsync(context);
+        });
+        var running = harness.Client.PostAsync("/slow", new ByteArrayContent([42]));
+        await started.Task.DefaultTimeout();
+        var connection = Assert.Single(harness.Pool.Connections);
+
+        // Act
+        var stopping = harness.StopBackendAsync();
+        await Eventually(() => !connection.IsOpen);
+        release.TrySetResult();
+        using var response = await running.DefaultTimeout();
+        await stopping.DefaultTimeout();
+        using var after = await harness.Client.PostAsync("/late", new ByteArrayContent([1])).DefaultTimeout();
+
+        // Assert
+        Assert.Equal([42], await response.Content.ReadAsByteArrayAsync().DefaultTimeout());
+        Assert.Equal(ForwarderError.None, (await harness.NextResultAsync()).Result.Error);
+        Assert.DoesNotContain(connection, harness.Pool.Connections);
+        Assert.Equal(HttpStatusCode.BadGateway, after.StatusCode);
+        var (late, exception) = await harness.NextResultAsync();
+        Assert.Equal(ForwarderError.Request, late.Error);
+        Assert.Equal(GatewayError.NextHopUnreachable, CallForwarder.Classify(late.Error, exception, deadlinePassed: false, callerAborted: false));
+    }
+
+    [Fact]
+    public async Task UpstreamReset_BeforeTheResponse_FailsTheCallAsARequestError()
+    {
+        // Arrange
+        await using var harness = await RelayHarness.StartAsync(context =>
+        {
+            context.Features.Get<IHttpResetFeature>()!.Reset(0x2);
+            return Task.CompletedTask;
+        });
+
+        // Act
+        using var response = await harness.Client.PostAsync("/reset", new ByteArrayContent([1])).DefaultTimeout();
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert
+        Assert.Equal(ForwarderError.Request, result.Error);
+        Assert.Equal(H2ErrorCode.InternalError, Assert.IsType<H2StreamResetException>(exception).Code);
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(GatewayError.NextHopFailed, CallForwarder.Classify(result.Error, exception, false, false));
+    }
+
+    [Fact]
+    public async Task UpstreamReset_MidResponse_ResetsTheCallersStream()
+    {
+        // Arrange
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            await context.Response.BodyWriter.WriteAsync(new byte[100]);
+            await context.Response.BodyWriter.FlushAsync();
+            await Task.Delay(50);
+            context.Features.Get<IHttpResetFeature>()!.Reset(0x2);
+        });
+
+        // Act
+        var read = await Record.ExceptionAsync(() => harness.Client.PostAsync("/reset", new ByteArrayContent([1])).DefaultTimeout());
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert
+        Assert.Equal(ForwarderError.ResponseBodyDestination, result.Error);
+        Assert.IsType<H2StreamResetException>(exception);
+        Assert.NotNull(read); // the caller sees its stream reset, not a complete response
+    }
+
+    [Fact]
+    public async Task CallerCancellation_SendsRstStream_AndTheServerSeesTheAbort()
+    {
+        // Arrange
+        var started = TestTcs.Create();
+        var aborted = TestTcs.Create();
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            context.RequestAborted.Register(() => aborted.TrySetResult());
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        });
+        using var cancel = new CancellationTokenSource();
+
+        // Act
+        var call = harness.Client.PostAsync("/wait", new ByteArrayContent([1]), cancel.Token);
+        await started.Task.DefaultTimeout();
+        await cancel.CancelAsync();
+        await Record.ExceptionAsync(() => call);
+
+        // Assert
+        await aborted.Task.DefaultTimeout();
+        var (result, _) = await harness.NextResultAsync();
+        Assert.Equal(ForwarderError.RequestCanceled, result.Error);
+        await Eventually(() => harness.Pool.Connections.Single().ActiveStreams == 0);
+        Assert.Equal(1, harness.Pool.Connections.Single().ResetsSent);
+    }
+
+    [Fact]
+    public async Task GarbageFromTheServer_IsAProtocolError()
+    {
+        // Arrange: a raw TCP listener that answers anything with junk.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var serving = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            var junk = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray().Concat(new byte[20_000].Select(_ => (byte)0x7F)).ToArray();
+            await socket.SendAsync(junk);
+            var buffer = new byte[4096];
+            while (await socket.ReceiveAsync(buffer) > 0)
+            {
+            }
+        });
+        await using var harness = await RelayHarness.StartForPortAsync(((IPEndPoint)listener.LocalEndpoint).Port);
+
+        // Act
+        using var response = await harness.Client.PostAsync("/x", new ByteArrayContent([1])).DefaultTimeout();
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(ForwarderError.Request, result.Error);
+        Assert.NotNull(FindInChain<H2ProtocolException>(exception));
+        await serving.DefaultTimeout(); // the relay closed the connection
+    }
+
+    [Fact]
+    public async Task ConnectionRefused_IsASocketExceptionClassifiedAsUnreachable()
+    {
+        // Arrange: a port that was free a moment ago.
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        await using var harness = await RelayHarness.StartForPortAsync(port);
+
+        // Act
+        using var response = await harness.Client.PostAsync("/x", new ByteArrayContent([1])).DefaultTimeout();
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert
+        Assert.Equal(ForwarderError.Request, result.Error);
+        Assert.NotNull(FindInChain<SocketException>(exception));
+        Assert.Equal(GatewayError.NextHopUnreachable, CallForwarder.Classify(result.Error, exception, false, false));
+    }
+
+    [Fact]
+    public async Task KeepAlive_PingUnanswered_DropsTheConnection()
+    {
+        // Arrange: a next hop that says SETTINGS and then never answers anything (so no PING ACK either).
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var pinged = TestTcs.Create();
+        var serving = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            await socket.SendAsync(new byte[] { 0, 0, 0, (byte)H2FrameType.Settings, 0, 0, 0, 0, 0 });
+            var buffer = new byte[4096];
+            int read;
+            var received = new List<byte>();
+            while ((read = await socket.ReceiveAsync(buffer)) > 0)
+            {
+                received.AddRange(buffer.AsSpan(0, read).ToArray());
+                if (ContainsPing(received))
+                {
+                    pinged.TrySetResult();
+                }
+            }
+        });
+        var options = new SiteX.Server.Configuration.SiteXOptions { KeepAlivePingDelay = TimeSpan.FromMilliseconds(200), KeepAlivePingTimeout = TimeSpan.FromMilliseconds(300) };
+        await using var harness = await RelayHarness.StartForPortAsync(((IPEndPoint)listener.LocalEndpoint).Port, options);
+
+        // Act: open a connection (and give its slot back: no call on it).
+        var connection = await harness.Pool.AcquireAsync(CancellationToken.None).AsTask().DefaultTimeout();
+        connection.Unreserve();
+
+        // Assert: a PING went out, and with no answer the connection was dropped.
+        await pinged.Task.DefaultTimeout();
+        await connection.Completion.DefaultTimeout();
+        await Eventually(() => harness.Pool.Connections.Count == 0);
+        await serving.DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task IdleConnection_IsClosedAfterTheIdleTimeout_AndTheNextCallOpensANewOne()
+    {
+        // Arrange
+        var options = new SiteX.Server.Configuration.SiteXOptions { IdleTimeout = TimeSpan.FromMilliseconds(300) };
+        await using var harness = await RelayHarness.StartAsync(EchoAsync, options: options);
+        using var first = await harness.Client.PostAsync("/echo", new ByteArrayContent([1])).DefaultTimeout();
+        var connection = Assert.Single(harness.Pool.Connections);
+
+        // Act
+        await connection.Completion.DefaultTimeout();
+        using var second = await harness.Client.PostAsync("/echo", new ByteArrayContent([2])).DefaultTimeout();
+
+        // Assert
+        Assert.Equal([2], await second.Content.ReadAsByteArrayAsync().DefaultTimeout());
+        Assert.DoesNotContain(connection, harness.Pool.Connections);
+    }
+
+    [Fact]
+    public async Task Call_WithNoBytesMovingForTheIdleTimeout_EndsAsTimedOut()
+    {
+        // Arrange: a next hop that takes the request and never answers.
+        var aborted = TestTcs.Create();
+        var options = new SiteX.Server.Configuration.SiteXOptions { IdleTimeout = TimeSpan.FromMilliseconds(400) };
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            context.RequestAborted.Register(() => aborted.TrySetResult());
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        }, options: options);
+
+        // Act
+        using var response = await harness.Client.PostAsync("/silent", new ByteArrayContent([1])).DefaultTimeout();
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert: timed out (the gateway's NextHopTimeout), and the next hop was told (RST_STREAM).
+        Assert.Equal(ForwarderError.RequestTimedOut, result.Error);
+        Assert.IsType<TimeoutException>(exception);
+        Assert.Equal(GatewayError.NextHopTimeout, CallForwarder.Classify(result.Error, exception, false, false));
+        await aborted.Task.DefaultTimeout();
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> (the client preface, then frames) hold a PING frame.</summary>
+    private static bool ContainsPing(List<byte> bytes)
+    {
+        var offset = H2Frame.Preface.Length;
+        while (bytes.Count - offset >= H2Frame.HeaderLength)
+        {
+            var (length, type, _, _) = H2Frame.ReadHeader(bytes.Skip(offset).Take(H2Frame.HeaderLength).ToArray());
+            if (type == H2FrameType.Ping)
+            {
+                return true;
+            }
+
+            offset += H2Frame.HeaderLength + length;
+        }
+
+        return false;
+    }
+
+    private static T? FindInChain<T>(Exception? exception) where T : Exception
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is T match)
+            {
+                return match;
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TaskTimeoutExtensions.DefaultTimeoutTimeSpan;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not become true in time");
+            await Task.Delay(10);
+        }
+    }
+}
