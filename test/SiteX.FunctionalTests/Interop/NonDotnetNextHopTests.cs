@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using SiteX.FunctionalTests.Infrastructure;
 using SiteX.Samples.V1;
+using SiteX.Server.Configuration;
 using Xunit.Abstractions;
 
 namespace SiteX.FunctionalTests.Interop;
@@ -9,22 +10,29 @@ namespace SiteX.FunctionalTests.Interop;
 /// <summary>
 /// A gateway forwards to a service behind a real nginx (<c>grpc_pass</c>) or haproxy (HTTP/2 both sides): HTTP/2
 /// implementations that are not .NET's, with their own SETTINGS, flow-control windows and HPACK encoders (nginx
-/// Huffman-codes header values). Every call shape the forwarder relays must come back intact through them.
+/// Huffman-codes header values). Every call shape must come back intact through them, on both forwarding engines
+/// (YARP over SocketsHttpHandler, and SiteX's own HTTP/2 relay with its own HPACK decoder).
 /// </summary>
 public sealed class NonDotnetNextHopTests(ITestOutputHelper output)
 {
     private const string Party = "10000";
     private static readonly Metadata s_toEcho = TestCluster.Target(Party, "echo");
 
-    public static TheoryData<string> Proxies => new() { "nginx", "haproxy" };
+    public static TheoryData<string, ForwardingEngine> Proxies => new()
+    {
+        { "nginx", ForwardingEngine.Yarp },
+        { "nginx", ForwardingEngine.H2Relay },
+        { "haproxy", ForwardingEngine.Yarp },
+        { "haproxy", ForwardingEngine.H2Relay },
+    };
 
     [SkippableTheory]
     [MemberData(nameof(Proxies))]
-    public async Task EveryCallShape_ThroughProxy_ArrivesIntact(string proxyName)
+    public async Task EveryCallShape_ThroughProxy_ArrivesIntact(string proxyName, ForwardingEngine engine)
     {
-        // Arrange: gateway 9999 -> proxy -> Echo sample.
+        // Arrange: gateway 9999 (forwarding with `engine`) -> proxy -> Echo sample.
         PeerProxy.SkipUnlessInstalled(proxyName);
-        await using var cluster = new TestCluster(output);
+        await using var cluster = new TestCluster(output) { Engine = engine };
         var echo = await cluster.StartSampleAsync("echo-behind-" + proxyName);
         await using var proxy = await PeerProxy.StartAsync(proxyName, echo.Port, cluster.Temp.Path);
         var gateway = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route(Party, "echo", proxy.Port)));
