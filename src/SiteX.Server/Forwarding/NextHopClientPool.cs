@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
+using SiteX.Server.Internal;
 using SiteX.Server.Routing;
 using SiteX.Server.Security;
 
@@ -176,15 +177,7 @@ internal sealed class NextHopClientPool : IDisposable
 
     private async Task DisposeWhenIdleAsync(TlsClient client)
     {
-        try
-        {
-            await Task.Delay(RetireGrace, _stopping.Token).ConfigureAwait(false);
-            while (client.Leases > 0)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException)
+        if (!await Retirement.WaitUntilUnusedAsync(() => client.Leases, RetireGrace, _stopping.Token).ConfigureAwait(false))
         {
             return; // Dispose() disposes everything.
         }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SiteX.Server.Configuration;
+using SiteX.Server.Internal;
 using SiteX.Server.Routing;
 using SiteX.Server.Security;
 using Yarp.ReverseProxy.Forwarder;
@@ -116,15 +117,7 @@ internal sealed class H2Relay : IDisposable
 
     private async Task DisposeWhenIdleAsync(H2EndpointPool pool)
     {
-        try
-        {
-            await Task.Delay(RetireGrace, _stopping.Token).ConfigureAwait(false);
-            while (pool.ActiveStreams > 0)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException)
+        if (!await Retirement.WaitUntilUnusedAsync(() => pool.ActiveStreams, RetireGrace, _stopping.Token).ConfigureAwait(false))
         {
             return; // Dispose() disposes everything.
         }
