@@ -215,9 +215,14 @@ internal sealed class CallForwarder
             context.Features.Set<IHttpResetFeature>(new DeferredResetFeature(resetFeature));
         }
 
-        var result = endpoint.Config.Protocol == EndpointProtocol.Grpc && _options.ForwardingEngine == ForwardingEngine.H2Relay
-            ? await RelayAsync(context, call, endpoint, plan, deadlineSource)
-            : await SendWithYarpAsync(context, call, endpoint, deadlineSource);
+        ForwarderError result;
+        using (deadlineSource)
+        {
+            var token = deadlineSource?.Token ?? context.RequestAborted;
+            result = endpoint.Config.Protocol == EndpointProtocol.Grpc && _options.ForwardingEngine == ForwardingEngine.H2Relay
+                ? await RelayAsync(context, call, endpoint, plan, token)
+                : await SendWithYarpAsync(context, call, endpoint, token);
+        }
 
         if (result == ForwarderError.None)
         {
@@ -260,7 +265,7 @@ internal sealed class CallForwarder
     }
 
     /// <summary>Step 3 with YARP: the request and response bodies pass through counting streams.</summary>
-    private async Task<ForwarderError> SendWithYarpAsync(HttpContext context, GatewayCall call, RouteDestination endpoint, CancellationTokenSource? deadlineSource)
+    private async Task<ForwarderError> SendWithYarpAsync(HttpContext context, GatewayCall call, RouteDestination endpoint, CancellationToken cancellationToken)
     {
         // Count body bytes for metrics and the access log. Installed only now: the Packet header was peeked through
         // the request's own pipe, which a replaced Body would no longer see.
@@ -270,31 +275,22 @@ internal sealed class CallForwarder
         context.Response.Body = responseBody;
         try
         {
-            return await _forwarder.SendAsync(context, endpoint.ForwardPrefix, _clients.Get(endpoint), RequestConfigFor(endpoint), GatewayTransformer.Instance,
-                deadlineSource?.Token ?? context.RequestAborted);
+            return await _forwarder.SendAsync(context, endpoint.ForwardPrefix, _clients.Get(endpoint), RequestConfigFor(endpoint), GatewayTransformer.Instance, cancellationToken);
         }
         finally
         {
-            deadlineSource?.Dispose();
             call.RequestBytes = requestBody.Count;
             call.ResponseBytes = responseBody.Count;
         }
     }
 
     /// <summary>Step 3 with the HTTP/2 relay (<see cref="H2Relay"/>), which counts the body bytes itself.</summary>
-    private async Task<ForwarderError> RelayAsync(HttpContext context, GatewayCall call, RouteDestination endpoint, ForwardingPlan plan, CancellationTokenSource? deadlineSource)
+    private async Task<ForwarderError> RelayAsync(HttpContext context, GatewayCall call, RouteDestination endpoint, ForwardingPlan plan, CancellationToken cancellationToken)
     {
-        try
-        {
-            var relayed = await _relay.ForwardAsync(context, endpoint, plan, deadlineSource?.Token ?? context.RequestAborted);
-            call.RequestBytes = relayed.RequestBytes;
-            call.ResponseBytes = relayed.ResponseBytes;
-            return relayed.Error;
-        }
-        finally
-        {
-            deadlineSource?.Dispose();
-        }
+        var relayed = await _relay.ForwardAsync(context, endpoint, plan, cancellationToken);
+        call.RequestBytes = relayed.RequestBytes;
+        call.ResponseBytes = relayed.ResponseBytes;
+        return relayed.Error;
     }
 
     private ForwarderRequestConfig RequestConfigFor(RouteDestination endpoint) =>

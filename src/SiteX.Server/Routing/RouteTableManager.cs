@@ -192,9 +192,10 @@ public sealed class RouteTableManager : IDisposable
     private void Apply(RouteTableConfig config, string source, byte[] hash)
     {
         RouteTable table;
-        var previousRules = _current.RuleCount;
+        int previousRules;
         lock (_applyLock)
         {
+            previousRules = _current.RuleCount;
             table = RouteTable.Create(config, _options.SelfParties, Interlocked.Increment(ref _version), source);
             _current = table;
             _lastHash = hash;
