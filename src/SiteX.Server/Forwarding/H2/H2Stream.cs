@@ -28,6 +28,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     private readonly AsyncSignal _responseSignal = new();
     private readonly AsyncSignal _sendSignal = new();
     private readonly bool _inlineCompletion;
+    private readonly bool _flushAtEnd;
 
     // Response side, under _lock.
     private DecodeTarget _target;
@@ -50,6 +51,11 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
         _connection = connection;
         _context = context;
         _inlineCompletion = inlineCompletion;
+
+        // Kestrel sends what is left in an HTTP/2 or HTTP/3 response with its end (trailers, END_STREAM), and the
+        // last chunk of a chunked HTTP/1.1 one. An HTTP/1.1 response with Content-Length has no such suffix: bytes
+        // written with GetSpan/Advance and not flushed stay in the connection's pipe when the request completes.
+        _flushAtEnd = !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol);
     }
 
     private enum DecodeTarget
@@ -241,9 +247,9 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
         var signal = false;
         lock (_lock)
         {
-            // A response that ended in this batch is not flushed here: Kestrel sends its body with the trailers when
-            // the call completes, one write instead of two.
-            if (!_detached && !_deferred && _unflushed > 0 && _failure is null && !_endReceived)
+            // A response that ended in this batch is not flushed here when Kestrel sends its body with the end of the
+            // call (HTTP/2, HTTP/3): one write instead of two.
+            if (!_detached && !_deferred && _unflushed > 0 && _failure is null && (!_endReceived || _flushAtEnd))
             {
                 var unflushed = _unflushed;
                 _unflushed = 0;

@@ -1,4 +1,5 @@
 using SiteX.Tests.Common;
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
@@ -96,6 +97,43 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(payload.Length, received.Length);
         Assert.True(payload.AsSpan().SequenceEqual(received.ToArray()));
         Assert.Equal((payload.Length, payload.Length), (result.RequestBytes, result.ResponseBytes));
+    }
+
+    [Fact]
+    public async Task Http11CallerWithContentLength_LastBytesArrivingWithTheEndOfTheStream_AreFlushed()
+    {
+        // Arrange: the next hop sends its first bytes, waits until the caller has them, then sends the rest with the
+        // end of the stream in one DATA frame. Kestrel does not flush what is left of an HTTP/1.1 response with a
+        // Content-Length when the request completes, so the relay must.
+        var firstReceived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            context.Response.ContentLength = 11;
+            await context.Response.Body.WriteAsync("hello "u8.ToArray(), context.RequestAborted);
+            await firstReceived.Task.DefaultTimeout();
+            context.Response.BodyWriter.Write("world"u8);
+        }, frontProtocols: Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/download")
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        // Act
+        using var response = await harness.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
+        await using var stream = await response.Content.ReadAsStreamAsync().DefaultTimeout();
+        var first = new byte[6];
+        await stream.ReadExactlyAsync(first).AsTask().DefaultTimeout();
+        firstReceived.SetResult();
+        var rest = new MemoryStream();
+        await stream.CopyToAsync(rest).DefaultTimeout();
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert
+        Assert.Equal(11, response.Content.Headers.ContentLength);
+        Assert.Equal("hello world", System.Text.Encoding.ASCII.GetString([.. first, .. rest.ToArray()]));
+        Assert.True(result.Error == ForwarderError.None, $"{result.Error}: {exception}");
+        Assert.Equal(11, result.ResponseBytes);
     }
 
     [Fact]

@@ -54,18 +54,20 @@ internal sealed class RelayHarness : IAsyncDisposable
     public System.Threading.Channels.Channel<(H2RelayResult Result, Exception? Exception)> Results { get; } =
         System.Threading.Channels.Channel.CreateUnbounded<(H2RelayResult, Exception?)>();
 
-    public static Task<RelayHarness> StartAsync(RequestDelegate backend, Action<KestrelServerOptions>? configureBackend = null, SiteXOptions? options = null) =>
-        StartCoreAsync(backend, configureBackend, null, options);
+    /// <summary>A harness whose front server speaks <paramref name="frontProtocols"/> to its callers (HTTP/2 unless
+    /// a test needs an HTTP/1.1 caller).</summary>
+    public static Task<RelayHarness> StartAsync(RequestDelegate backend, Action<KestrelServerOptions>? configureBackend = null, SiteXOptions? options = null, HttpProtocols frontProtocols = HttpProtocols.Http2) =>
+        StartCoreAsync(backend, configureBackend, null, options, frontProtocols);
 
     /// <summary>A harness whose next hop is <paramref name="port"/> on 127.0.0.1 (a raw listener, or nothing).</summary>
-    public static Task<RelayHarness> StartForPortAsync(int port, SiteXOptions? options = null) => StartCoreAsync(null, null, port, options);
+    public static Task<RelayHarness> StartForPortAsync(int port, SiteXOptions? options = null) => StartCoreAsync(null, null, port, options, HttpProtocols.Http2);
 
-    private static async Task<RelayHarness> StartCoreAsync(RequestDelegate? backendHandler, Action<KestrelServerOptions>? configureBackend, int? port, SiteXOptions? options)
+    private static async Task<RelayHarness> StartCoreAsync(RequestDelegate? backendHandler, Action<KestrelServerOptions>? configureBackend, int? port, SiteXOptions? options, HttpProtocols frontProtocols)
     {
         WebApplication? backend = null;
         if (backendHandler is not null)
         {
-            backend = CreateServer(backendHandler, configureBackend);
+            backend = CreateServer(backendHandler, configureBackend, HttpProtocols.Http2);
             await backend.StartAsync().DefaultTimeout();
             port = Port(backend);
         }
@@ -79,20 +81,20 @@ internal sealed class RelayHarness : IAsyncDisposable
             var plan = new ForwardingPlan(call) { Via = "test#1" };
             var result = await harness!.Relay.ForwardAsync(context, destination, plan, context.RequestAborted);
             harness.Results.Writer.TryWrite((result, context.Features.Get<IForwarderErrorFeature>()?.Exception));
-        }, null);
+        }, null, frontProtocols);
         harness = new RelayHarness(backend, front, relay, destination);
         await front.StartAsync().DefaultTimeout();
         harness.Client.BaseAddress = new Uri($"http://127.0.0.1:{Port(front)}");
         return harness;
     }
 
-    private static WebApplication CreateServer(RequestDelegate handler, Action<KestrelServerOptions>? configure)
+    private static WebApplication CreateServer(RequestDelegate handler, Action<KestrelServerOptions>? configure, HttpProtocols protocols)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = protocols);
             kestrel.Limits.MinRequestBodyDataRate = null;
             kestrel.Limits.MinResponseDataRate = null;
             kestrel.Limits.MaxRequestBodySize = null;
