@@ -7,8 +7,8 @@ using Xunit.Abstractions;
 namespace SiteX.FunctionalTests;
 
 /// <summary>Every gRPC call shape and behaviour, from a client at site A to the Echo service behind gateway B.</summary>
-/// <remarks>Runs with the default forwarding engine; <see cref="H2RelayCallShapeTests"/> runs every case again on the
-/// HTTP/2 relay.</remarks>
+/// <remarks>Runs with the default forwarding engine (the HTTP/2 relay); <see cref="YarpCallShapeTests"/> runs every
+/// case again on YARP.</remarks>
 public class CallShapeTests(ITestOutputHelper output)
 {
     /// <summary>The forwarding engine of the gateways; null: the default.</summary>

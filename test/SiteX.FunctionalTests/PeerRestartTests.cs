@@ -9,8 +9,8 @@ namespace SiteX.FunctionalTests;
 /// <summary>A peer site's gateway goes away and comes back while the local gateway keeps running.</summary>
 public class PeerRestartTests(ITestOutputHelper output)
 {
-    /// <summary>The forwarding engine of the gateways; null: the default (<see cref="H2RelayPeerRestartTests"/> runs these on the
-    /// HTTP/2 relay).</summary>
+    /// <summary>The forwarding engine of the gateways; null: the default (<see cref="YarpPeerRestartTests"/> runs these
+    /// on YARP).</summary>
     protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
 
     private TestCluster NewCluster() => new(output) { Engine = Engine };

@@ -115,13 +115,13 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
     }
 
     [Fact]
-    public async Task Serve_ForwardingEngineFromEnvironment_RelaysTheCallOverTheH2Relay()
+    public async Task Serve_ForwardingEngineFromEnvironment_ForwardsTheCallOverYarp()
     {
-        // Arrange: sample <- site 10000 <- site 9999, which forwards with the HTTP/2 relay.
+        // Arrange: sample <- site 10000 <- site 9999, which forwards with YARP instead of the default HTTP/2 relay.
         await using var sample = await SampleHost.StartAsync("echo@10000");
         var siteB = await StartSiteAsync("site-10000", RouteTables.Local("10000", "echo", sample.Port));
         var siteA = await StartSiteAsync("site-9999", RouteTables.ToPeer("9999", "10000", siteB.GrpcPort),
-            new Dictionary<string, string> { ["SITEX_FORWARDINGENGINE"] = "H2Relay" });
+            new Dictionary<string, string> { ["SITEX_FORWARDINGENGINE"] = "Yarp" });
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{siteA.GrpcPort}");
 
         // Act

@@ -59,9 +59,9 @@ public sealed class SiteXOptions
     /// <summary>How long a keepalive ping may go unanswered before the connection is dropped.</summary>
     public TimeSpan KeepAlivePingTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>What forwards calls to gRPC endpoints: YARP over <c>SocketsHttpHandler</c>, or SiteX's own HTTP/2
-    /// relay (<see cref="ForwardingEngine.H2Relay"/>). HTTP (<c>url</c>) endpoints always use YARP.</summary>
-    public ForwardingEngine ForwardingEngine { get; set; } = ForwardingEngine.Yarp;
+    /// <summary>What forwards calls to gRPC endpoints: SiteX's own HTTP/2 relay (<see cref="ForwardingEngine.H2Relay"/>,
+    /// the default), or YARP over <c>SocketsHttpHandler</c>. HTTP (<c>url</c>) endpoints always use YARP.</summary>
+    public ForwardingEngine ForwardingEngine { get; set; } = ForwardingEngine.H2Relay;
 
     /// <summary>How long SIGTERM waits for in-flight calls to finish before the process exits.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -116,24 +116,28 @@ internal sealed class TestGateway : IAsyncDisposable
         }
     }
 
-    internal static SiteXOptions Options(string selfParty, string routeTableFile, string dataDir, int grpcPort) => new()
+    internal static SiteXOptions Options(string selfParty, string routeTableFile, string dataDir, int grpcPort)
     {
-        SelfParties = [selfParty],
-        RouteTable = routeTableFile,
-        GrpcPort = grpcPort,
-        AdminPort = 0,
-        HttpPort = 0,
-        Bind = "127.0.0.1",
-        AdminBind = "127.0.0.1",
-        DataDir = dataDir,
-        AccessLog = Path.Combine(dataDir, "flow.log"),
-        ShutdownTimeout = TimeSpan.FromSeconds(5),
-        ForwardingEngine = ForcedEngine ?? ForwardingEngine.Yarp,
-    };
+        var options = new SiteXOptions
+        {
+            SelfParties = [selfParty],
+            RouteTable = routeTableFile,
+            GrpcPort = grpcPort,
+            AdminPort = 0,
+            HttpPort = 0,
+            Bind = "127.0.0.1",
+            AdminBind = "127.0.0.1",
+            DataDir = dataDir,
+            AccessLog = Path.Combine(dataDir, "flow.log"),
+            ShutdownTimeout = TimeSpan.FromSeconds(5),
+        };
+        options.ForwardingEngine = ForcedEngine ?? options.ForwardingEngine;
+        return options;
+    }
 
     /// <summary>The engine every test gateway uses when <c>SITEXTEST_FORWARDING_ENGINE</c> (not <c>SITEX_*</c>, which
-    /// <c>sitex</c> binds to its options) names one (to run the whole
-    /// suite on the HTTP/2 relay); null: the default.</summary>
+    /// <c>sitex</c> binds to its options) names one (to run the whole suite on YARP, <c>Yarp</c>, or on the HTTP/2
+    /// relay); null: the options' default.</summary>
     internal static ForwardingEngine? ForcedEngine { get; } =
         Enum.TryParse<ForwardingEngine>(Environment.GetEnvironmentVariable("SITEXTEST_FORWARDING_ENGINE"), ignoreCase: true, out var engine) ? engine : null;
 

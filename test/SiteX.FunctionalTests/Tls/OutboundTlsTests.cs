@@ -23,8 +23,8 @@ namespace SiteX.FunctionalTests.Tls;
 /// </summary>
 public class OutboundTlsTests(ITestOutputHelper output)
 {
-    /// <summary>The forwarding engine of the gateways; null: the default (<see cref="H2RelayOutboundTlsTests"/> runs these on the
-    /// HTTP/2 relay).</summary>
+    /// <summary>The forwarding engine of the gateways; null: the default (<see cref="YarpOutboundTlsTests"/> runs these
+    /// on YARP).</summary>
     protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
 
     private TestCluster NewCluster() => new(output) { Engine = Engine };
