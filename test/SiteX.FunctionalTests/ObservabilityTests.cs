@@ -1,6 +1,7 @@
 using System.Net.Http;
 using System.Text.Json;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using SiteX.FunctionalTests.Infrastructure;
 using SiteX.Samples.V1;
 using Xunit.Abstractions;
@@ -10,6 +11,30 @@ namespace SiteX.FunctionalTests;
 /// <summary>What an operator sees after traffic: Prometheus metrics, the health endpoint and flow.log lines.</summary>
 public sealed class ObservabilityTests(ITestOutputHelper output)
 {
+    [Fact]
+    public async Task LargeCall_CrossesKestrelInIoBufferBlocks_AndTheirGaugesAreExported()
+    {
+        await using var cluster = new TestCluster(output);
+        var sites = await TwoSites.StartAsync(cluster);
+        var pool = sites.B.Server.Services.GetRequiredService<SiteX.Server.Hosting.IoBufferPool>();
+        var client = cluster.EchoClient(sites.A);
+
+        var payload = Google.Protobuf.ByteString.CopyFrom(new byte[1024 * 1024]);
+        var reply = await client.UnaryAsync(new EchoRequest { Payload = payload }, TestCluster.Target(TwoSites.PartyB, "echo"), TestCluster.Deadline()).ResponseAsync.DefaultTimeout();
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync($"http://127.0.0.1:{sites.B.AdminPort}/metrics").DefaultTimeout();
+
+        // Kestrel's connections at B (from A, and to the service's reply) took their buffers from SiteX's pool.
+        Assert.Equal(payload.Length, reply.Payload.Length);
+        Assert.True(pool.BlocksCreated > 0, "Kestrel read the call into the pool's blocks");
+        var gauges = metrics.Split('\n').Where(l => l.StartsWith("sitex_io_buffers_", StringComparison.Ordinal)).ToList();
+        output.WriteLine(string.Join(Environment.NewLine, gauges));
+        Assert.Contains(gauges, l => l.StartsWith("sitex_io_buffers_in_use_bytes", StringComparison.Ordinal));
+        Assert.Contains(gauges, l => l.StartsWith("sitex_io_buffers_idle_bytes", StringComparison.Ordinal));
+        Assert.All(gauges, l => Assert.Equal(0, long.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) % SiteX.Server.Hosting.IoBufferPool.BlockSize));
+        cluster.AssertNoUnexpectedErrors();
+    }
+
     [Fact]
     public async Task AfterCalls_MetricsHealthAndAccessLogShowThem()
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -64,6 +65,9 @@ public sealed class SiteXServer : IAsyncDisposable
         builder.Services.AddSingleton(listeners);
         builder.Services.AddSiteX(options);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        // Kestrel's connections take their buffers from one pool of 32 KiB blocks (IoBufferPool).
+        builder.Services.AddSingleton<IoBufferPool>();
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(services => services.GetRequiredService<IoBufferPool>());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
