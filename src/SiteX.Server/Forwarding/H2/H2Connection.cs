@@ -6,6 +6,14 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding.H2;
 
+/// <summary>What <see cref="H2Connection.TrySendData"/> achieved.</summary>
+internal enum SendProgress
+{
+    Done,
+    OutOfWindow,
+    BufferFull,
+}
+
 /// <summary>Settings of the relay's connections, from <see cref="Configuration.SiteXOptions"/>.</summary>
 internal sealed record H2ConnectionOptions(TimeSpan ConnectTimeout, TimeSpan IdleTimeout, TimeSpan KeepAlivePingDelay, TimeSpan KeepAlivePingTimeout)
 {
@@ -164,16 +172,18 @@ internal sealed partial class H2Connection : IDisposable
         }
     }
 
-    /// <summary>Appends DATA frames for <paramref name="buffer"/> as far as the windows allow, slicing off what was
-    /// sent. True when all of it went (with END_STREAM on the last frame when <paramref name="endStream"/>); false
-    /// when a window ran out (the stream is woken by the next WINDOW_UPDATE).</summary>
-    public bool TrySendData(H2Stream stream, ref ReadOnlySequence<byte> buffer, bool endStream)
+    /// <summary>Appends DATA frames for <paramref name="buffer"/> as far as the windows and the write buffer allow,
+    /// slicing off what was sent: <see cref="SendProgress.Done"/> when all of it went (with END_STREAM on the last
+    /// frame when <paramref name="endStream"/>), <see cref="SendProgress.OutOfWindow"/> when a window ran out (the
+    /// stream is woken by the next WINDOW_UPDATE), <see cref="SendProgress.BufferFull"/> when the connection's write
+    /// buffer reached <see cref="H2FrameWriter.HighWater"/> (wait with <see cref="WaitForRoomAsync"/>).</summary>
+    public SendProgress TrySendData(H2Stream stream, ref ReadOnlySequence<byte> buffer, bool endStream)
     {
         lock (_writer.Gate)
         {
             if (!_streams.ContainsKey(stream.Id))
             {
-                return true; // reset or closed: the stream's own state tells its sender to stop
+                return SendProgress.Done; // reset or closed: the stream's own state tells its sender to stop
             }
 
             while (true)
@@ -185,7 +195,12 @@ internal sealed partial class H2Connection : IDisposable
                         _writer.WriteData(stream.Id, ReadOnlySequence<byte>.Empty, endStream: true);
                     }
 
-                    return true;
+                    return SendProgress.Done;
+                }
+
+                if (_writer.Buffered >= H2FrameWriter.HighWater)
+                {
+                    return SendProgress.BufferFull;
                 }
 
                 var length = (int)Math.Min(Math.Min(buffer.Length, _peerMaxFrameSize), Math.Min(_sendWindow, stream.SendWindow));
@@ -197,7 +212,7 @@ internal sealed partial class H2Connection : IDisposable
                         _windowWaiters.Add(stream);
                     }
 
-                    return false;
+                    return SendProgress.OutOfWindow;
                 }
 
                 var last = length == buffer.Length;
@@ -208,7 +223,7 @@ internal sealed partial class H2Connection : IDisposable
                 buffer = buffer.Slice(length);
                 if (last)
                 {
-                    return true;
+                    return SendProgress.Done;
                 }
             }
         }
@@ -248,6 +263,21 @@ internal sealed partial class H2Connection : IDisposable
 
     /// <summary>Writes what was appended (see <see cref="H2FrameWriter.FlushAsync"/>).</summary>
     public ValueTask FlushAsync() => _writer.FlushAsync();
+
+    /// <summary>Completes when the write buffer has room for more DATA (see <see cref="H2FrameWriter.WaitForRoomAsync"/>).</summary>
+    public ValueTask WaitForRoomAsync() => _writer.WaitForRoomAsync();
+
+    /// <summary>The most bytes the connection's write buffer held at once.</summary>
+    internal int PeakBuffered
+    {
+        get
+        {
+            lock (_writer.Gate)
+            {
+                return _writer.PeakBuffered;
+            }
+        }
+    }
 
     /// <summary>Forgets <paramref name="stream"/>, resetting it at the next hop with <paramref name="reset"/> when it
     /// did not end cleanly, and frees its slot.</summary>

@@ -16,17 +16,41 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
     private const int InitialBuffer = 16 * 1024;
     private const int KeptBuffer = 256 * 1024;
 
+    /// <summary>Bytes buffered above which a stream's DATA waits for the write in progress (<see cref="WaitForRoomAsync"/>),
+    /// so a large body moves in batches of this size rather than in one buffer as large as the next hop's window.</summary>
+    public const int HighWater = 128 * 1024;
+
     // Pooled: a large request body grows the buffer to the next hop's window, again and again.
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
     private byte[] _spare = ArrayPool<byte>.Shared.Rent(InitialBuffer);
     private int _length;
     private bool _writing;
     private bool _failed;
+    private TaskCompletionSource? _room;
 
     public Lock Gate { get; } = new();
 
     /// <summary>Bytes appended and not yet handed to the transport (under <see cref="Gate"/>).</summary>
     public int Buffered => _length;
+
+    /// <summary>The most bytes ever buffered at once (for tests and diagnostics).</summary>
+    public int PeakBuffered { get; private set; }
+
+    /// <summary>Completes when the buffer is below <see cref="HighWater"/> again: the write in progress took it (or the
+    /// connection failed). Call <see cref="FlushAsync"/> first, so a write is in progress.</summary>
+    public ValueTask WaitForRoomAsync()
+    {
+        lock (Gate)
+        {
+            if (_length < HighWater || _failed)
+            {
+                return default;
+            }
+
+            _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return new ValueTask(_room.Task);
+        }
+    }
 
     /// <summary>Appends a frame (under <see cref="Gate"/>).</summary>
     public void WriteFrame(H2FrameType type, byte flags, int streamId, ReadOnlySpan<byte> payload)
@@ -52,6 +76,7 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
         H2Frame.WriteHeader(span, length, H2FrameType.Data, endStream ? H2Frame.EndStream : (byte)0, streamId);
         payload.CopyTo(span[H2Frame.HeaderLength..]);
         _length += span.Length;
+        PeakBuffered = Math.Max(PeakBuffered, _length);
     }
 
     /// <summary>Appends a frame header whose payload the caller writes into the returned span (under
@@ -116,6 +141,7 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
         {
             byte[] batch;
             int length;
+            TaskCompletionSource? room;
             lock (Gate)
             {
                 if (_length == 0 || _failed)
@@ -127,7 +153,10 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
                 (batch, length) = (_buffer, _length);
                 _buffer = _spare;
                 _length = 0;
+                (room, _room) = (_room, null);
             }
+
+            room?.TrySetResult();
 
             try
             {
@@ -140,8 +169,10 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
                     _failed = true;
                     _writing = false;
                     _length = 0;
+                    (room, _room) = (_room, null);
                 }
 
+                room?.TrySetResult();
                 onFailure(ex);
                 return;
             }
@@ -163,10 +194,14 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
     /// <summary>Stops accepting frames (the connection is closed).</summary>
     public void Fail()
     {
+        TaskCompletionSource? room;
         lock (Gate)
         {
             _failed = true;
             _length = 0;
+            (room, _room) = (_room, null);
         }
+
+        room?.TrySetResult();
     }
 }

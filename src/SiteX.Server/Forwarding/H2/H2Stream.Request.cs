@@ -303,7 +303,8 @@ internal sealed partial class H2Stream
                 }
             }
 
-            if (_connection.TrySendData(this, ref buffer, endStream))
+            var progress = _connection.TrySendData(this, ref buffer, endStream);
+            if (progress == SendProgress.Done)
             {
                 if (endStream)
                 {
@@ -313,9 +314,17 @@ internal sealed partial class H2Stream
                 return true;
             }
 
-            // Out of window: push what is buffered, wait for a WINDOW_UPDATE (or the end of the stream).
+            // Push what is buffered; then wait for the write to take it (buffer full) or for a WINDOW_UPDATE (or the
+            // end of the stream).
             await _connection.FlushAsync().ConfigureAwait(false);
-            await _sendSignal.WaitAsync().ConfigureAwait(false);
+            if (progress == SendProgress.BufferFull)
+            {
+                await _connection.WaitForRoomAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await _sendSignal.WaitAsync().ConfigureAwait(false);
+            }
         }
     }
 

@@ -93,13 +93,14 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
             _target = _detached || _failure is not null ? DecodeTarget.Discard
                 : !_headersDone ? DecodeTarget.Headers
                 : DecodeTarget.Trailers;
+            DecodeTarget target;
             try
             {
                 decoder.Decode(block, this); // may throw HpackException: a connection error
             }
             finally
             {
-                var target = _target;
+                target = _target; // Informational when the block was a 1xx response
                 _target = DecodeTarget.Discard;
                 if (target == DecodeTarget.Headers)
                 {
@@ -111,7 +112,12 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
                 }
             }
 
-            if (endStream && _target != DecodeTarget.Informational)
+            if (endStream && target == DecodeTarget.Informational)
+            {
+                // RFC 9113 section 8.1: a 1xx response cannot end the stream; the response is malformed.
+                FailLocked(new IOException("the next hop ended the stream with an informational (1xx) response"), ForwarderError.Request);
+            }
+            else if (endStream)
             {
                 _endReceived = true;
                 _signalPending = true;

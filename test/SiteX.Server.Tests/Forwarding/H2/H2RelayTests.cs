@@ -100,6 +100,42 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task LargeRequestBody_MovesInBatchesOfTheWriteBuffersHighWaterMark_NotAWindowAtATime()
+    {
+        // Arrange: the next hop's windows are large (16 MiB), so only the write buffer's high-water mark bounds how
+        // much DATA the relay buffers before writing.
+        await using var harness = await RelayHarness.StartAsync(async context =>
+        {
+            long total = 0;
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                total += read;
+            }
+
+            await context.Response.WriteAsync(total.ToString(System.Globalization.CultureInfo.InvariantCulture), context.RequestAborted);
+        }, kestrel =>
+        {
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 16 * 1024 * 1024;
+        });
+        var payload = new byte[8 * 1024 * 1024];
+
+        // Act
+        using var response = await harness.Client.PostAsync("/count", new ByteArrayContent(payload)).DefaultTimeout();
+        var body = await response.Content.ReadAsStringAsync().DefaultTimeout();
+        var (result, exception) = await harness.NextResultAsync();
+
+        // Assert
+        Assert.True(result.Error == ForwarderError.None, $"{result.Error}: {exception}");
+        Assert.Equal(payload.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), body);
+        var peak = Assert.Single(harness.Pool.Connections).PeakBuffered;
+        output.WriteLine($"peak write buffer: {peak} bytes");
+        Assert.InRange(peak, 1, H2FrameWriter.HighWater + H2Frame.HeaderLength + H2Frame.DefaultMaxFrameSize);
+    }
+
+    [Fact]
     public async Task Http11CallerWithContentLength_LastBytesArrivingWithTheEndOfTheStream_AreFlushed()
     {
         // Arrange: the next hop sends its first bytes, waits until the caller has them, then sends the rest with the
@@ -299,6 +335,69 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(ForwarderError.Request, result.Error);
         Assert.NotNull(FindInChain<H2ProtocolException>(exception));
         await serving.DefaultTimeout(); // the relay closed the connection
+    }
+
+    [Fact]
+    public async Task InformationalResponseEndingTheStream_IsAMalformedResponse_AndTheStreamIsReset()
+    {
+        // Arrange: a raw HTTP/2 server that answers the first request with "103" and END_STREAM (RFC 9113 8.1: malformed).
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var reset = TestTcs.Create();
+        var serving = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            await socket.SendAsync(new byte[] { 0, 0, 0, 4, 0, 0, 0, 0, 0 }); // SETTINGS, empty
+            var received = new List<byte>();
+            var buffer = new byte[4096];
+            var answered = false;
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer)) > 0)
+            {
+                received.AddRange(buffer.AsSpan(0, read).ToArray());
+                var frames = RawFrames(received);
+                if (!answered && frames.Any(f => f.Type == 1 && f.StreamId == 1))
+                {
+                    // HEADERS, stream 1, END_STREAM | END_HEADERS: ":status: 103" (literal, name from static entry 8).
+                    await socket.SendAsync(new byte[] { 0, 0, 5, 1, 0x05, 0, 0, 0, 1, 0x08, 3, (byte)'1', (byte)'0', (byte)'3' });
+                    answered = true;
+                }
+
+                if (frames.Any(f => f.Type == 3 && f.StreamId == 1))
+                {
+                    reset.TrySetResult();
+                }
+            }
+        });
+        await using (var harness = await RelayHarness.StartForPortAsync(((IPEndPoint)listener.LocalEndpoint).Port))
+        {
+            // Act
+            using var response = await harness.Client.PostAsync("/x", new ByteArrayContent([1])).DefaultTimeout();
+            var (result, exception) = await harness.NextResultAsync();
+
+            // Assert
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Equal(ForwarderError.Request, result.Error);
+            Assert.Contains("informational", exception?.Message, StringComparison.Ordinal);
+            await reset.Task.DefaultTimeout(); // RST_STREAM for the malformed response
+        }
+
+        await serving.DefaultTimeout(); // the relay closed its connection with the harness
+    }
+
+    /// <summary>The frames in what a raw server received (after the 24-byte client preface).</summary>
+    private static List<(int Type, int StreamId)> RawFrames(List<byte> received)
+    {
+        var frames = new List<(int, int)>();
+        for (var at = 24; at + 9 <= received.Count;)
+        {
+            var length = (received[at] << 16) | (received[at + 1] << 8) | received[at + 2];
+            var streamId = ((received[at + 5] & 0x7F) << 24) | (received[at + 6] << 16) | (received[at + 7] << 8) | received[at + 8];
+            frames.Add((received[at + 3], streamId));
+            at += 9 + length;
+        }
+
+        return frames;
     }
 
     [Fact]
