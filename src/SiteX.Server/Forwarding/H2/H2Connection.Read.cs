@@ -427,11 +427,13 @@ internal sealed partial class H2Connection
     {
         RequireLength(H2FrameType.WindowUpdate, payload, 4);
         var increment = (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7FFF_FFFF);
-        if (increment == 0)
+        if (increment == 0 && streamId == 0)
         {
             throw new H2ProtocolException(H2ErrorCode.ProtocolError, "the next hop sent a WINDOW_UPDATE of 0");
         }
 
+        H2Stream? failed = null;
+        var failure = H2ErrorCode.NoError;
         lock (_writer.Gate)
         {
             if (streamId == 0)
@@ -454,14 +456,26 @@ internal sealed partial class H2Connection
 
             if (_streams.GetValueOrDefault(streamId) is { } stream)
             {
-                stream.SendWindow += increment;
-                if (stream.WaitingForWindow)
+                // Errors on a stream's window are stream errors (RFC 9113 sections 6.9 and 6.9.1): that call fails.
+                if (increment == 0 || stream.SendWindow + increment > H2Frame.MaxWindowSize)
                 {
-                    stream.WaitingForWindow = false;
-                    stream.WakeSender();
+                    (failed, failure) = (stream, increment == 0 ? H2ErrorCode.ProtocolError : H2ErrorCode.FlowControlError);
+                }
+                else
+                {
+                    stream.SendWindow += increment;
+                    if (stream.WaitingForWindow)
+                    {
+                        stream.WaitingForWindow = false;
+                        stream.WakeSender();
+                    }
                 }
             }
         }
+
+        failed?.FailStream(failure, failure == H2ErrorCode.ProtocolError
+            ? "the next hop sent a WINDOW_UPDATE of 0 for the stream"
+            : "the next hop overflowed the stream's send window");
     }
 
     /// <summary>After each read: flush what streams wrote to their callers, wake their requests, send window

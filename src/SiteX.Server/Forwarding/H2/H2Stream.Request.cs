@@ -357,13 +357,15 @@ internal sealed partial class H2Stream
     private void Detach()
     {
         bool clean;
+        H2ErrorCode reset;
         lock (_lock)
         {
             _detached = true;
             ReturnQueued();
             clean = _failure is null && _endReceived && _endSent;
+            reset = _resetCode;
         }
 
-        _connection.CloseStream(this, clean ? null : H2ErrorCode.Cancel);
+        _connection.CloseStream(this, clean ? null : reset);
     }
 }

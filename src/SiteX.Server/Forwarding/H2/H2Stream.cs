@@ -45,6 +45,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     private bool _signalPending;
     private Exception? _failure;
     private ForwarderError _failureKind;
+    private H2ErrorCode _resetCode = H2ErrorCode.Cancel;
 
     public H2Stream(H2Connection connection, HttpContext context, bool inlineCompletion)
     {
@@ -115,7 +116,8 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
             if (endStream && target == DecodeTarget.Informational)
             {
                 // RFC 9113 section 8.1: a 1xx response cannot end the stream; the response is malformed.
-                FailLocked(new IOException("the next hop ended the stream with an informational (1xx) response"), ForwarderError.Request);
+                _resetCode = H2ErrorCode.ProtocolError;
+                FailLocked(new H2ProtocolException(H2ErrorCode.ProtocolError, "the next hop ended the stream with an informational (1xx) response"), ForwarderError.Request);
             }
             else if (endStream)
             {
@@ -317,6 +319,21 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     /// <summary>The next hop reset the stream (read loop).</summary>
     public void OnReset(H2ErrorCode code) =>
         Fail(new H2StreamResetException(code), _headersDone ? ForwarderError.ResponseBodyDestination : ForwarderError.Request, retryable: code == H2ErrorCode.RefusedStream && !_headersDone);
+
+    /// <summary>A stream error of the next hop (RFC 9113 section 5.4.2): the call fails and the stream is reset with
+    /// <paramref name="code"/>; the connection carries on.</summary>
+    public void FailStream(H2ErrorCode code, string message)
+    {
+        lock (_lock)
+        {
+            if (_failure is null)
+            {
+                _resetCode = code;
+            }
+        }
+
+        Fail(new H2ProtocolException(code, message), ForwarderError.Request);
+    }
 
     /// <summary>Fails the stream: connection lost, GOAWAY, reset, cancellation. The first failure wins.</summary>
     public void Fail(Exception exception, ForwarderError kind, bool retryable = false)

@@ -340,35 +340,12 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public async Task InformationalResponseEndingTheStream_IsAMalformedResponse_AndTheStreamIsReset()
     {
-        // Arrange: a raw HTTP/2 server that answers the first request with "103" and END_STREAM (RFC 9113 8.1: malformed).
+        // Arrange: a raw HTTP/2 server that answers the first request with "103" and END_STREAM (RFC 9113 8.1: malformed):
+        // HEADERS, stream 1, END_STREAM | END_HEADERS, ":status: 103" (literal, name from static entry 8).
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        var reset = TestTcs.Create();
-        var serving = Task.Run(async () =>
-        {
-            using var socket = await listener.AcceptSocketAsync();
-            await socket.SendAsync(new byte[] { 0, 0, 0, 4, 0, 0, 0, 0, 0 }); // SETTINGS, empty
-            var received = new List<byte>();
-            var buffer = new byte[4096];
-            var answered = false;
-            int read;
-            while ((read = await socket.ReceiveAsync(buffer)) > 0)
-            {
-                received.AddRange(buffer.AsSpan(0, read).ToArray());
-                var frames = RawFrames(received);
-                if (!answered && frames.Any(f => f.Type == 1 && f.StreamId == 1))
-                {
-                    // HEADERS, stream 1, END_STREAM | END_HEADERS: ":status: 103" (literal, name from static entry 8).
-                    await socket.SendAsync(new byte[] { 0, 0, 5, 1, 0x05, 0, 0, 0, 1, 0x08, 3, (byte)'1', (byte)'0', (byte)'3' });
-                    answered = true;
-                }
-
-                if (frames.Any(f => f.Type == 3 && f.StreamId == 1))
-                {
-                    reset.TrySetResult();
-                }
-            }
-        });
+        var reset = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var serving = ServeRawAsync(listener, [0, 0, 5, 1, 0x05, 0, 0, 0, 1, 0x08, 3, (byte)'1', (byte)'0', (byte)'3'], reset);
         await using (var harness = await RelayHarness.StartForPortAsync(((IPEndPoint)listener.LocalEndpoint).Port))
         {
             // Act
@@ -379,25 +356,83 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
             Assert.Equal(ForwarderError.Request, result.Error);
             Assert.Contains("informational", exception?.Message, StringComparison.Ordinal);
-            await reset.Task.DefaultTimeout(); // RST_STREAM for the malformed response
+            Assert.Equal(1, await reset.Task.DefaultTimeout()); // RST_STREAM with PROTOCOL_ERROR
         }
 
         await serving.DefaultTimeout(); // the relay closed its connection with the harness
     }
 
-    /// <summary>The frames in what a raw server received (after the 24-byte client preface).</summary>
-    private static List<(int Type, int StreamId)> RawFrames(List<byte> received)
+    /// <summary>The frames in what a raw server received (after the 24-byte client preface), with the error code of
+    /// each complete RST_STREAM.</summary>
+    private static List<(int Type, int StreamId, int ErrorCode)> RawFrames(List<byte> received)
     {
-        var frames = new List<(int, int)>();
+        var frames = new List<(int, int, int)>();
         for (var at = 24; at + 9 <= received.Count;)
         {
             var length = (received[at] << 16) | (received[at + 1] << 8) | received[at + 2];
             var streamId = ((received[at + 5] & 0x7F) << 24) | (received[at + 6] << 16) | (received[at + 7] << 8) | received[at + 8];
-            frames.Add((received[at + 3], streamId));
+            var code = received[at + 3] == 3 && at + 13 <= received.Count
+                ? (received[at + 9] << 24) | (received[at + 10] << 16) | (received[at + 11] << 8) | received[at + 12]
+                : -1;
+            frames.Add((received[at + 3], streamId, code));
             at += 9 + length;
         }
 
         return frames;
+    }
+
+    /// <summary>A raw HTTP/2 server on <paramref name="listener"/>: sends an empty SETTINGS, then
+    /// <paramref name="answer"/> once the relay's HEADERS for stream 1 arrived; completes <paramref name="reset"/> with
+    /// the error code of the relay's RST_STREAM for stream 1. Ends when the relay closes the connection.</summary>
+    private static Task ServeRawAsync(TcpListener listener, byte[] answer, TaskCompletionSource<int> reset) => Task.Run(async () =>
+    {
+        using var socket = await listener.AcceptSocketAsync();
+        await socket.SendAsync(new byte[] { 0, 0, 0, 4, 0, 0, 0, 0, 0 }); // SETTINGS, empty
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        var answered = false;
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer)) > 0)
+        {
+            received.AddRange(buffer.AsSpan(0, read).ToArray());
+            var frames = RawFrames(received);
+            if (!answered && frames.Any(f => f.Type == 1 && f.StreamId == 1))
+            {
+                await socket.SendAsync(answer);
+                answered = true;
+            }
+
+            if (frames.FirstOrDefault(f => f.Type == 3 && f.StreamId == 1 && f.ErrorCode >= 0) is { Type: 3 } rst)
+            {
+                reset.TrySetResult(rst.ErrorCode);
+            }
+        }
+    });
+
+    [Fact]
+    public async Task WindowUpdateOfZeroForAStream_FailsThatCallWithAStreamError_AndTheConnectionStays()
+    {
+        // Arrange: the next hop answers the request with WINDOW_UPDATE 0 on its stream (RFC 9113 6.9: a stream error).
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var reset = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var serving = ServeRawAsync(listener, [0, 0, 4, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0], reset);
+        await using (var harness = await RelayHarness.StartForPortAsync(((IPEndPoint)listener.LocalEndpoint).Port))
+        {
+            // Act
+            using var response = await harness.Client.PostAsync("/x", new ByteArrayContent([1])).DefaultTimeout();
+            var (result, exception) = await harness.NextResultAsync();
+
+            // Assert: the call failed, the stream was reset with PROTOCOL_ERROR (1), the connection is still open.
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Equal(ForwarderError.Request, result.Error);
+            Assert.Equal(H2ErrorCode.ProtocolError, FindInChain<H2ProtocolException>(exception)?.Code);
+            Assert.Equal(1, await reset.Task.DefaultTimeout());
+            var connection = Assert.Single(harness.Pool.Connections);
+            Assert.False(connection.Completion.IsCompleted, "a stream error does not close the connection");
+        }
+
+        await serving.DefaultTimeout();
     }
 
     [Fact]
