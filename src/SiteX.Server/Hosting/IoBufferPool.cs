@@ -23,7 +23,7 @@ internal sealed class IoBufferPool : MemoryPool<byte>, IMemoryPoolFactory<byte>
     public const int MaxIdleBlocks = 1024;
     public static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(10);
 
-    private readonly ConcurrentQueue<byte[]> _idle = new();
+    private readonly ConcurrentQueue<Block> _idle = new();
     private readonly Timer? _trimTimer;
     private int _idleCount;
     private int _lowestIdleSinceTrim;
@@ -65,7 +65,7 @@ internal sealed class IoBufferPool : MemoryPool<byte>, IMemoryPoolFactory<byte>
         }
 
         Interlocked.Increment(ref _inUse);
-        if (_idle.TryDequeue(out var array))
+        if (_idle.TryDequeue(out var block))
         {
             var idle = Interlocked.Decrement(ref _idleCount);
             if (idle < Volatile.Read(ref _lowestIdleSinceTrim))
@@ -73,14 +73,15 @@ internal sealed class IoBufferPool : MemoryPool<byte>, IMemoryPoolFactory<byte>
                 Volatile.Write(ref _lowestIdleSinceTrim, idle);
             }
 
-            return new Block(this, array);
+            block.Rent();
+            return block;
         }
 
         Interlocked.Increment(ref _created);
         return new Block(this, GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true));
     }
 
-    private void Return(byte[] array)
+    private void Return(Block block)
     {
         Interlocked.Decrement(ref _inUse);
         if (Interlocked.Increment(ref _idleCount) > MaxIdleBlocks)
@@ -89,7 +90,7 @@ internal sealed class IoBufferPool : MemoryPool<byte>, IMemoryPoolFactory<byte>
             return;
         }
 
-        _idle.Enqueue(array);
+        _idle.Enqueue(block);
     }
 
     /// <summary>Releases the blocks that stayed idle since the last trim.</summary>
@@ -113,17 +114,20 @@ internal sealed class IoBufferPool : MemoryPool<byte>, IMemoryPoolFactory<byte>
         }
     }
 
+    /// <summary>A block and its array, reused together (no allocation per rent once the pool is warm).</summary>
     private sealed class Block(IoBufferPool? pool, byte[] array) : IMemoryOwner<byte>
     {
-        private byte[]? _array = array;
+        private int _rented = 1;
 
-        public Memory<byte> Memory => _array ?? throw new ObjectDisposedException(nameof(IoBufferPool), "the I/O buffer was returned");
+        public Memory<byte> Memory => Volatile.Read(ref _rented) == 1 ? array : throw new ObjectDisposedException(nameof(IoBufferPool), "the I/O buffer was returned");
+
+        public void Rent() => Volatile.Write(ref _rented, 1);
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _array, null) is { } returned)
+            if (Interlocked.Exchange(ref _rented, 0) == 1)
             {
-                pool?.Return(returned);
+                pool?.Return(this);
             }
         }
     }

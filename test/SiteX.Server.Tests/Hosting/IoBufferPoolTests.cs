@@ -26,6 +26,22 @@ public sealed class IoBufferPoolTests
     }
 
     [Fact]
+    public void RentAndReturn_OnAWarmPool_AllocateNothing()
+    {
+        using var pool = new IoBufferPool(startTrimming: false);
+        pool.Rent().Dispose(); // warm: one block, and the JIT's first calls
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            pool.Rent().Dispose();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(1, pool.BlocksCreated);
+    }
+
+    [Fact]
     public void Dispose_Twice_ReturnsTheBlockOnce_AndTheOwnerNoLongerGivesIt()
     {
         using var pool = new IoBufferPool(startTrimming: false);
