@@ -181,7 +181,7 @@ internal sealed partial class H2Stream
                 {
                     var (buffer, length) = queue.Dequeue();
                     writer.Write(buffer.AsSpan(0, length));
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    QueuedChunks.Return(buffer);
                     written += length;
                 }
 
@@ -216,7 +216,7 @@ internal sealed partial class H2Stream
     {
         while (_queued is { Count: > 0 } queue)
         {
-            ArrayPool<byte>.Shared.Return(queue.Dequeue().Buffer);
+            QueuedChunks.Return(queue.Dequeue().Buffer);
         }
 
         _queuedTrailers = null;

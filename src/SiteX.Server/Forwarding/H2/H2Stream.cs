@@ -220,7 +220,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
             {
                 if (payload.Length > 0)
                 {
-                    var copy = ArrayPool<byte>.Shared.Rent(payload.Length);
+                    var copy = QueuedChunks.Rent(payload.Length);
                     payload.CopyTo(copy);
                     (_queued ??= new()).Enqueue((copy, payload.Length));
                 }
@@ -311,6 +311,10 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     }
 
     private int _deferredCredit;
+
+    /// <summary>The chunks a pushed-back response queues (a DATA payload each, at most 16 KiB): up to a stream window
+    /// (1 MiB) per stream at once, more than the shared pool keeps, so they have a pool of their own.</summary>
+    private static readonly ArrayPool<byte> QueuedChunks = ArrayPool<byte>.Create(H2Frame.DefaultMaxFrameSize, 1024);
 
     /// <summary>No bytes moved either way for the idle timeout (as YARP's activity timeout): the call ends.</summary>
     public void OnIdle(TimeSpan idleTimeout) =>
