@@ -8,8 +8,9 @@ namespace SiteX.Server.Tests.Performance;
 
 /// <summary>
 /// The hot paths of the micro-benchmarks (benchmarks/SiteX.MicroBenchmarks) stay within their allocation budgets
-/// (<see cref="AllocationBudgets"/>). Each path runs <see cref="AllocationMeter.Operations"/> times after a warm-up and
-/// its bytes per call are counted on the test's thread: deterministic, and unaffected by tests running in parallel.
+/// (<see cref="AllocationBudgets"/>). Each path runs <see cref="AllocationMeter.Rounds"/> rounds of
+/// <see cref="AllocationMeter.Operations"/> calls after a warm-up, and its bytes per call (the least round) are counted
+/// on the test's thread: deterministic, and unaffected by tests running in parallel.
 /// </summary>
 public sealed class HotPathAllocationTests(HotPathAllocationTests.Tables tables, ITestOutputHelper output) : IClassFixture<HotPathAllocationTests.Tables>
 {
