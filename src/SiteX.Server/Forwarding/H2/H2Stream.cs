@@ -22,6 +22,10 @@ namespace SiteX.Server.Forwarding.H2;
 /// </remarks>
 internal sealed partial class H2Stream : IHpackHeaderHandler
 {
+    /// <summary>The chunks a pushed-back response queues (a DATA payload each, at most 16 KiB): up to a stream window
+    /// (1 MiB) per stream at once, more than the shared pool keeps, so they have a pool of their own.</summary>
+    private static readonly ArrayPool<byte> QueuedChunks = ArrayPool<byte>.Create(H2Frame.DefaultMaxFrameSize, 1024);
+
     private readonly Lock _lock = new();
     private readonly HttpContext _context;
     private readonly H2Connection _connection;
@@ -39,6 +43,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     private bool _hasPendingFlush;
     private ValueTask<FlushResult> _pendingFlush;
     private Queue<(byte[] Buffer, int Length)>? _queued;
+    private int _deferredCredit;
     private List<KeyValuePair<string, string>>? _queuedTrailers;
     private List<string>? _connectionHeader;
     private int _unflushed;
@@ -309,12 +314,6 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
 
         return credit;
     }
-
-    private int _deferredCredit;
-
-    /// <summary>The chunks a pushed-back response queues (a DATA payload each, at most 16 KiB): up to a stream window
-    /// (1 MiB) per stream at once, more than the shared pool keeps, so they have a pool of their own.</summary>
-    private static readonly ArrayPool<byte> QueuedChunks = ArrayPool<byte>.Create(H2Frame.DefaultMaxFrameSize, 1024);
 
     /// <summary>No bytes moved either way for the idle timeout (as YARP's activity timeout): the call ends.</summary>
     public void OnIdle(TimeSpan idleTimeout) =>

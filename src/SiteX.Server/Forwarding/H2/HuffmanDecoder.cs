@@ -39,35 +39,10 @@ internal static class HuffmanDecoder
         foreach (var b in source)
         {
             var high = transitions[(state << 4) | (b >> 4)];
-            if ((high & (EmitFlag | EosFlag)) != 0)
-            {
-                if ((high & EosFlag) != 0)
-                {
-                    throw EosInData();
-                }
-
-                if (written == destination.Length)
-                {
-                    return -1;
-                }
-
-                destination[written++] = (byte)(high >> SymbolShift);
-            }
-
             var low = transitions[((high & NextStateMask) << 4) | (b & 0xF)];
-            if ((low & (EmitFlag | EosFlag)) != 0)
+            if (!TryEmit(high, destination, ref written) || !TryEmit(low, destination, ref written))
             {
-                if ((low & EosFlag) != 0)
-                {
-                    throw EosInData();
-                }
-
-                if (written == destination.Length)
-                {
-                    return -1;
-                }
-
-                destination[written++] = (byte)(low >> SymbolShift);
+                return -1;
             }
 
             state = low & NextStateMask;
@@ -85,6 +60,29 @@ internal static class HuffmanDecoder
         }
 
         return written;
+    }
+
+    /// <summary>Writes the symbol a transition completed, if any. False when <paramref name="destination"/> is full.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool TryEmit(int transition, Span<byte> destination, ref int written)
+    {
+        if ((transition & (EmitFlag | EosFlag)) == 0)
+        {
+            return true;
+        }
+
+        if ((transition & EosFlag) != 0)
+        {
+            throw EosInData();
+        }
+
+        if (written == destination.Length)
+        {
+            return false;
+        }
+
+        destination[written++] = (byte)(transition >> SymbolShift);
+        return true;
     }
 
     private static HpackException EosInData() => new("HPACK: the Huffman-coded string contains the EOS symbol");
