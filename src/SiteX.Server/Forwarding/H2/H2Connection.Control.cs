@@ -59,8 +59,14 @@ internal sealed partial class H2Connection
                     case H2Frame.SettingsMaxFrameSize:
                         _peerMaxFrameSize = (int)value;
                         break;
+                    case H2Frame.SettingsHeaderTableSize:
+                        // The encoder uses no dynamic table, but a decoder whose limit changed may insist that the next
+                        // header block starts with a size update (RFC 7541 section 4.2; nghttp2 does): StartStream
+                        // writes one, to 0, after this SETTINGS' ACK.
+                        _tableSizeUpdatePending = true;
+                        break;
                     default:
-                        break; // HEADER_TABLE_SIZE: this side's encoder uses no dynamic table; the rest need nothing.
+                        break; // the rest need nothing.
                 }
             }
 

@@ -57,6 +57,7 @@ internal sealed partial class H2Connection : IDisposable
     private long _sendWindow = H2Frame.DefaultWindowSize;
     private bool _closing;
     private bool _closed;
+    private bool _tableSizeUpdatePending;
     private long _idleSince = Environment.TickCount64;
 
     public H2Connection(Stream transport, H2ConnectionOptions options, string endpoint, ILogger logger, Action<H2Connection> onClosed)
@@ -160,9 +161,19 @@ internal sealed partial class H2Connection : IDisposable
             stream.Id = id;
             stream.SendWindow = _peerInitialWindow;
             _streams[id] = stream;
-            var first = Math.Min(headerBlock.Length, _peerMaxFrameSize);
+
+            // After the next hop changed SETTINGS_HEADER_TABLE_SIZE, the block starts with a dynamic table size update.
+            var update = _tableSizeUpdatePending ? HpackEncoder.IntegerLength(0, 5) : 0;
+            _tableSizeUpdatePending = false;
+            var first = Math.Min(headerBlock.Length, _peerMaxFrameSize - update);
             var flags = (byte)((first == headerBlock.Length ? H2Frame.EndHeaders : 0) | (endStream ? H2Frame.EndStream : 0));
-            _writer.WriteFrame(H2FrameType.Headers, flags, id, headerBlock[..first]);
+            var payload = _writer.WriteFrameHeader(H2FrameType.Headers, flags, id, update + first);
+            if (update > 0)
+            {
+                HpackEncoder.WriteDynamicTableSizeUpdate(0, payload);
+            }
+
+            headerBlock[..first].CopyTo(payload[update..]);
             for (var offset = first; offset < headerBlock.Length;)
             {
                 var length = Math.Min(headerBlock.Length - offset, _peerMaxFrameSize);

@@ -362,19 +362,24 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
         await serving.DefaultTimeout(); // the relay closed its connection with the harness
     }
 
-    /// <summary>The frames in what a raw server received (after the 24-byte client preface), with the error code of
-    /// each complete RST_STREAM.</summary>
-    private static List<(int Type, int StreamId, int ErrorCode)> RawFrames(List<byte> received)
+    /// <summary>The complete frames in what a raw server received (after the 24-byte client preface), with the error
+    /// code of each RST_STREAM (-1 for other frames).</summary>
+    private static List<(int Type, int Flags, int StreamId, int ErrorCode, byte[] Payload)> RawFrames(List<byte> received)
     {
-        var frames = new List<(int, int, int)>();
+        var frames = new List<(int, int, int, int, byte[])>();
         for (var at = 24; at + 9 <= received.Count;)
         {
             var length = (received[at] << 16) | (received[at + 1] << 8) | received[at + 2];
+            if (at + 9 + length > received.Count)
+            {
+                break;
+            }
+
             var streamId = ((received[at + 5] & 0x7F) << 24) | (received[at + 6] << 16) | (received[at + 7] << 8) | received[at + 8];
-            var code = received[at + 3] == 3 && at + 13 <= received.Count
+            var code = received[at + 3] == 3 && length >= 4
                 ? (received[at + 9] << 24) | (received[at + 10] << 16) | (received[at + 11] << 8) | received[at + 12]
                 : -1;
-            frames.Add((received[at + 3], streamId, code));
+            frames.Add((received[at + 3], received[at + 4], streamId, code, received.GetRange(at + 9, length).ToArray()));
             at += 9 + length;
         }
 
@@ -402,12 +407,84 @@ public sealed class H2RelayTests(Xunit.Abstractions.ITestOutputHelper output)
                 answered = true;
             }
 
-            if (frames.FirstOrDefault(f => f.Type == 3 && f.StreamId == 1 && f.ErrorCode >= 0) is { Type: 3 } rst)
+            if (frames.FirstOrDefault(f => f.Type == 3 && f.StreamId == 1) is { Type: 3 } rst)
             {
                 reset.TrySetResult(rst.ErrorCode);
             }
         }
     });
+
+    [Fact]
+    public async Task NextHopChangingItsHeaderTableSize_GetsAHeaderBlockThatStartsWithASizeUpdate()
+    {
+        // Arrange: a raw HTTP/2 server that lowers SETTINGS_HEADER_TABLE_SIZE to 0. Its decoder, like nghttp2's, then
+        // requires the first header block after the SETTINGS ACK to start with a dynamic table size update (RFC 7541
+        // 4.2). It answers each request's HEADERS with ":status: 200" and END_STREAM, after decoding the block.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var blocks = new List<(int StreamId, byte[] Block, string Outcome)>();
+        var serving = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            await socket.SendAsync(new byte[] { 0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 }); // SETTINGS: HEADER_TABLE_SIZE 0
+            var decoder = new HpackDecoder();
+            var received = new List<byte>();
+            var buffer = new byte[4096];
+            var handled = 0;
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer)) > 0)
+            {
+                received.AddRange(buffer.AsSpan(0, read).ToArray());
+                var frames = RawFrames(received);
+                for (; handled < frames.Count; handled++)
+                {
+                    var (type, flags, streamId, _, payload) = frames[handled];
+                    if (type == 4 && (flags & 1) != 0)
+                    {
+                        decoder.MaxDynamicTableSize = 0; // the relay acknowledged the SETTINGS
+                    }
+                    else if (type == 1)
+                    {
+                        string outcome;
+                        try
+                        {
+                            outcome = string.Join(",", Hpack.Decode(decoder, payload).Select(h => h.Name));
+                        }
+                        catch (HpackException ex)
+                        {
+                            outcome = ex.Message;
+                        }
+
+                        lock (blocks)
+                        {
+                            blocks.Add((streamId, payload, outcome));
+                        }
+
+                        await socket.SendAsync(new byte[] { 0, 0, 1, 1, 5, 0, 0, 0, (byte)streamId, 0x88 });
+                    }
+                }
+            }
+        });
+        await using (var harness = await RelayHarness.StartForPortAsync(((IPEndPoint)listener.LocalEndpoint).Port))
+        {
+            // Act: two calls, one after the other, on the one connection.
+            using var first = await harness.Client.PostAsync("/x", new ByteArrayContent([1])).DefaultTimeout();
+            using var second = await harness.Client.PostAsync("/y", new ByteArrayContent([2])).DefaultTimeout();
+
+            // Assert: both decoded; only the first block carries the update (0x20: size 0).
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+            lock (blocks)
+            {
+                Assert.Equal([1, 3], blocks.Select(b => b.StreamId));
+                Assert.All(blocks, b => Assert.StartsWith(":method,", b.Outcome, StringComparison.Ordinal));
+                Assert.Equal(0x20, blocks[0].Block[0]);
+                Assert.NotEqual(0x20, blocks[1].Block[0]);
+            }
+        }
+
+        await serving.DefaultTimeout();
+    }
 
     [Fact]
     public async Task WindowUpdateOfZeroForAStream_FailsThatCallWithAStreamError_AndTheConnectionStays()
