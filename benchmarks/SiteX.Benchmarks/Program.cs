@@ -19,6 +19,7 @@ internal static class Program
           compare        [--sizes 100,1048576] [--counts 20000,800] [--rounds 5] [--concurrency 16] [--warmup 150000] [--peer-warmup 10000]
                          [--paths direct,sitex,nginx,haproxy,sitex2,nginx2] (or +haproxy2) [--access-log on|off] [--length-only] [--quick] [--no-pin] [--out FILE]
                          direct vs sitex vs nginx vs haproxy, one and two hops (targets F1-F3; peers: bash benchmarks/peers/install.sh)
+          streams        [--streams 10000] [--hold 10] [--payload 100] [--opening 256]  concurrent long-lived duplex streams through one gateway, RSS (target F5)
           store          [--appenders 16] [--seconds 3] [--rounds 3] [--sizes 1024,1048576] [--durability Fsync] [--preallocation ZeroFill,Off] [--dir /tmp]
           queue-throughput [--size 1024] [--count 32000] [--topics 16] [--rounds 3] [--warmup 8000] [--pop-timeout-ms 5000]
           queue-latency  [--samples 2000] [--size 1024] [--park-ms 5] [--block 100] [--warmup 500]
@@ -65,6 +66,7 @@ internal static class Program
             "reload" => await ReloadScenario.RunAsync(options, stop.Token),
             "unary" => await UnaryScenario.RunAsync(options, stop.Token),
             "compare" => await CompareScenario.RunAsync(options, stop.Token),
+            "streams" => await StreamsScenario.RunAsync(options, stop.Token),
             "store" => await StoreScenario.RunAsync(options, stop.Token),
             "queue-throughput" => await QueueThroughputScenario.RunAsync(options, stop.Token),
             "queue-latency" => await QueueLatencyScenario.RunAsync(options, stop.Token),
