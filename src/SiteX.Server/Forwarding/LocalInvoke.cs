@@ -36,7 +36,7 @@ internal sealed class LocalInvoke(QueueCalls queues, PacketRelay packets, InterS
         if (InvokeRelay.IsPushUri(uriPath))
         {
             call.Action = "MSG_DOWNLOAD";
-            if (!PushPayload.TryDecode(payload.Memory, out var push, out var error))
+            if (!PushPayload.TryRead(payload.Memory, out var push, out var error))
             {
                 return Refused($"SiteX gateway {self}: {error}");
             }

@@ -10,10 +10,24 @@ namespace SiteX.Server.Internal;
 internal static class GrpcMessageReader
 {
     public readonly record struct Result<T>(T? Message, string? Error, bool TooLarge)
-        where T : class, IMessage<T>;
+        where T : class;
 
-    public static async ValueTask<Result<T>> ReadAsync<T>(HttpContext context, MessageParser<T> parser, long maxBytes)
-        where T : class, IMessage<T>
+    /// <summary>Reads and parses the message with <paramref name="parser"/>.</summary>
+    public static ValueTask<Result<T>> ReadAsync<T>(HttpContext context, MessageParser<T> parser, long maxBytes)
+        where T : class, IMessage<T> =>
+        ReadCoreAsync(context, maxBytes, typeof(T).Name, parser.ParseFrom);
+
+    /// <summary>Reads the message's bytes (decompressed) without parsing them; <paramref name="what"/> names the
+    /// expected message in errors. With <paramref name="pooled"/> the bytes are in an array from the shared pool,
+    /// returned when the result's message is disposed: only for bytes nothing uses after that (not for a request
+    /// another client may still be sending when its call ends).</summary>
+    public static ValueTask<Result<MessageBytes>> ReadBytesAsync(HttpContext context, long maxBytes, string what, bool pooled) =>
+        ReadCoreAsync(context, maxBytes, what, body => MessageBytes.CopyOf(body, pooled));
+
+    /// <summary>Waits for the whole message, then hands its bytes to <paramref name="take"/> while they are still in
+    /// the request pipe (decompressed first when the caller sent gzip).</summary>
+    private static async ValueTask<Result<T>> ReadCoreAsync<T>(HttpContext context, long maxBytes, string what, Func<ReadOnlySequence<byte>, T> take)
+        where T : class
     {
         var reader = context.Request.BodyReader;
         while (true)
@@ -37,7 +51,7 @@ internal static class GrpcMessageReader
                         T message;
                         if (compressedFlag == 0)
                         {
-                            message = parser.ParseFrom(body);
+                            message = take(body);
                         }
                         else if (string.Equals(context.Request.Headers["grpc-encoding"], "gzip", StringComparison.OrdinalIgnoreCase))
                         {
@@ -50,8 +64,7 @@ internal static class GrpcMessageReader
                                 return new(null, $"the decompressed request message is over the {maxBytes}-byte limit", true);
                             }
 
-                            bounded.Position = 0;
-                            message = parser.ParseFrom(bounded);
+                            message = take(new ReadOnlySequence<byte>(bounded.GetBuffer(), 0, (int)bounded.Length));
                         }
                         else
                         {
@@ -62,7 +75,7 @@ internal static class GrpcMessageReader
                     }
                     catch (InvalidProtocolBufferException)
                     {
-                        return new(null, $"the request is not a valid {typeof(T).Name} message", false);
+                        return new(null, $"the request is not a valid {what} message", false);
                     }
                     finally
                     {
@@ -87,5 +100,35 @@ internal static class GrpcMessageReader
         Span<byte> prefix = stackalloc byte[5];
         buffer.Slice(0, 5).CopyTo(prefix);
         return (prefix[0], BinaryPrimitives.ReadUInt32BigEndian(prefix[1..]));
+    }
+}
+
+/// <summary>A request message's bytes: in an array of its own, or in one from <see cref="ArrayPool{T}.Shared"/> that
+/// <see cref="Dispose"/> returns.</summary>
+internal sealed class MessageBytes : IDisposable
+{
+    private readonly bool _pooled;
+    private byte[]? _array;
+
+    private MessageBytes(byte[] array, int length, bool pooled) => (_array, Length, _pooled) = (array, length, pooled);
+
+    public int Length { get; }
+
+    public ReadOnlyMemory<byte> Memory => (_array ?? throw new ObjectDisposedException(nameof(MessageBytes))).AsMemory(0, Length);
+
+    public static MessageBytes CopyOf(ReadOnlySequence<byte> bytes, bool pooled)
+    {
+        var length = (int)bytes.Length;
+        var array = pooled ? ArrayPool<byte>.Shared.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
+        bytes.CopyTo(array);
+        return new MessageBytes(array, length, pooled);
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _array, null) is { } array && _pooled)
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
     }
 }

@@ -39,10 +39,29 @@ internal sealed class PtpQueueEndpoints
 
     public async Task PushAsync(HttpContext context, GatewayCall call)
     {
-        var request = await GrpcMessageReader.ReadAsync(context, PushInbound.Parser, MaxRequestBytes);
-        if (request.Message is not { } push)
+        // The push is kept as it arrived (see PushView): relayed without serializing it again, stored without copying
+        // its payload out of it. Stored here, its bytes can go back to the pool afterwards (the store is done with
+        // them when the push returns); relayed, they stay with the call (the client may still be sending them when
+        // the next gateway's answer ends the call).
+        var request = await GrpcMessageReader.ReadBytesAsync(context, MaxRequestBytes, nameof(PushInbound), pooled: _calls.IsSelf(call.TargetParty));
+        using var bytes = request.Message;
+        PushMessage push = default;
+        var error = request.Error;
+        if (bytes is not null)
         {
-            await FailAsync(context, call, request.TooLarge ? PtpCodes.PutMessageError : PtpCodes.InvalidRequest, $"SiteX gateway {_calls.Self}: {request.Error}");
+            if (PushView.TryRead(bytes.Memory.Span, out var view))
+            {
+                push = PushMessage.FromSerialized(bytes.Memory, view);
+            }
+            else if (TryParse(bytes.Memory, out error) is { } parsed)
+            {
+                push = parsed;
+            }
+        }
+
+        if (error is not null)
+        {
+            await FailAsync(context, call, request.TooLarge ? PtpCodes.PutMessageError : PtpCodes.InvalidRequest, $"SiteX gateway {_calls.Self}: {error}");
             return;
         }
 
@@ -54,6 +73,21 @@ internal sealed class PtpQueueEndpoints
         }
 
         await WriteAsync(context, call, new TransportOutbound { Code = code, Message = message });
+    }
+
+    /// <summary>A push the plain reader (<see cref="PushView"/>) left to the generated parser.</summary>
+    private static PushInbound? TryParse(ReadOnlyMemory<byte> bytes, out string? error)
+    {
+        try
+        {
+            error = null;
+            return PushInbound.Parser.ParseFrom(bytes.Span);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            error = $"the request is not a valid {nameof(PushInbound)} message";
+            return null;
+        }
     }
 
     /// <summary>A self-party <c>invoke</c> over gRPC: dispatched on <c>x-ptp-uri</c> by <see cref="LocalInvoke"/>.</summary>

@@ -60,6 +60,21 @@ internal static class PushPayload
         }
     }
 
+    /// <summary><see cref="TryDecode"/> for storing: a serialized <c>PushInbound</c> that <see cref="PushView"/> reads
+    /// stays in <paramref name="bytes"/> (its payload is not copied out), anything else is decoded.</summary>
+    public static bool TryRead(ReadOnlyMemory<byte> bytes, out PushMessage push, out string error)
+    {
+        if (!IsJson(bytes.Span) && PushView.TryRead(bytes.Span, out var view))
+        {
+            (push, error) = (PushMessage.FromSerialized(bytes, view), "");
+            return true;
+        }
+
+        var decoded = TryDecode(bytes, out var parsed, out error);
+        push = parsed;
+        return decoded;
+    }
+
     /// <summary>A JSON push body as a <c>PushInbound</c>; <c>msgCode</c>/<c>msgFlag</c> go to its metadata.</summary>
     public static PushInbound FromJson(ChanPushBody body)
     {

@@ -15,7 +15,7 @@ namespace SiteX.Server.Queues;
 /// </summary>
 internal sealed class PushRelay(InvokeRelay relay)
 {
-    public async Task<(string Code, string Message)> RelayAsync(HttpContext context, GatewayCall call, RouteTable table, PushInbound push)
+    public async Task<(string Code, string Message)> RelayAsync(HttpContext context, GatewayCall call, RouteTable table, PushMessage push)
     {
         call.ToPeerGateway = true;
         var reply = await relay.SendAsync(context, call, table, new InvokeMessage(PtpMethods.Push, push.ToByteString()));

@@ -24,10 +24,13 @@ internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTabl
 
     public string Self => Name(routes.Current);
 
+    /// <summary>Whether <paramref name="party"/> is a self party of the current route table.</summary>
+    public bool IsSelf(string? party) => party is not null && routes.Current.IsSelf(party);
+
     /// <summary>A push whose <see cref="GatewayCall.Topic"/>, session and target are set: stored here when the target
     /// is a self party, otherwise relayed to the target's gateway; in both cases only when the permission rules let the
     /// caller reach (target, <c>queue</c>).</summary>
-    public async Task<(string Code, string Message)> PushAsync(HttpContext context, GatewayCall call, PushInbound push)
+    public async Task<(string Code, string Message)> PushAsync(HttpContext context, GatewayCall call, PushMessage push)
     {
         var table = routes.Current;
         var self = Name(table);
@@ -64,9 +67,9 @@ internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTabl
     }
 
     /// <summary>Stores a push for a self party (also the local end of a relayed <c>invoke</c>).</summary>
-    public async ValueTask<(string Code, string Message)> StoreAsync(string session, string topic, PushInbound push, CancellationToken cancellationToken)
+    public async ValueTask<(string Code, string Message)> StoreAsync(string session, string topic, PushMessage push, CancellationToken cancellationToken)
     {
-        var result = await queues.PushAsync(session, topic, MessageIds.Of(push), push.Payload.Memory, cancellationToken);
+        var result = await queues.PushAsync(session, topic, push.MessageId, push.Payload, cancellationToken);
         return result.Status switch
         {
             QueueStatus.Ok or QueueStatus.Duplicate => (PtpCodes.Success, "success"),

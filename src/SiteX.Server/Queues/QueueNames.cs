@@ -43,15 +43,13 @@ internal static class MessageIds
 {
     /// <summary>The id in <c>PushInbound.metadata["msgId"]</c>, else the <c>msgId</c> of the <c>osx.Message</c> the
     /// payload carries (FATE's format), else none.</summary>
-    public static string? Of(PushInbound push)
-    {
-        if (push.Metadata.TryGetValue("msgId", out var fromMetadata) && !string.IsNullOrEmpty(fromMetadata))
-        {
-            return fromMetadata;
-        }
+    public static string? Of(PushInbound push) =>
+        Of(push.Metadata.TryGetValue("msgId", out var fromMetadata) ? fromMetadata : null, push.Payload.Span);
 
-        return TryReadMessageId(push.Payload.Span);
-    }
+    /// <summary><paramref name="fromMetadata"/> when it is set, else the <c>msgId</c> of the <c>osx.Message</c> in
+    /// <paramref name="payload"/>, else none.</summary>
+    public static string? Of(string? fromMetadata, ReadOnlySpan<byte> payload) =>
+        !string.IsNullOrEmpty(fromMetadata) ? fromMetadata : TryReadMessageId(payload);
 
     /// <summary>Reads field 1 (<c>msgId</c>) of a serialized <c>osx.Message</c> without parsing the rest.</summary>
     internal static string? TryReadMessageId(ReadOnlySpan<byte> payload)

@@ -1,0 +1,34 @@
+using Google.Protobuf;
+using SiteX.Protocol.Ptp;
+
+namespace SiteX.Server.Queues;
+
+/// <summary>
+/// A push to store or relay: either a parsed <see cref="PushInbound"/> (from JSON, or a message only the generated
+/// parser reads), or the serialized bytes as they arrived with their <see cref="PushView"/>, so a large payload is
+/// neither copied out of them nor serialized again.
+/// </summary>
+/// <remarks>The serialized bytes belong to the caller and must stay valid until the store or relay call returns.</remarks>
+internal readonly struct PushMessage
+{
+    private readonly PushInbound? _parsed;
+    private readonly ReadOnlyMemory<byte> _serialized;
+    private readonly PushView _view;
+
+    private PushMessage(PushInbound? parsed, ReadOnlyMemory<byte> serialized, PushView view) =>
+        (_parsed, _serialized, _view) = (parsed, serialized, view);
+
+    public static implicit operator PushMessage(PushInbound push) => new(push, default, default);
+
+    public static PushMessage FromSerialized(ReadOnlyMemory<byte> serialized, PushView view) => new(null, serialized, view);
+
+    public string Topic => _parsed?.Topic ?? _view.Topic;
+
+    public ReadOnlyMemory<byte> Payload => _parsed is { } push ? push.Payload.Memory : _serialized.Slice(_view.PayloadOffset, _view.PayloadLength);
+
+    public string? MessageId => _parsed is { } push ? MessageIds.Of(push) : _view.MessageId(_serialized.Span);
+
+    /// <summary>The serialized <c>PushInbound</c>: the bytes as they arrived (not copied), or the parsed one
+    /// serialized.</summary>
+    public ByteString ToByteString() => _parsed?.ToByteString() ?? UnsafeByteOperations.UnsafeWrap(_serialized);
+}
