@@ -53,7 +53,7 @@ internal sealed class PtpQueueEndpoints
             {
                 push = PushMessage.FromSerialized(bytes.Memory, view);
             }
-            else if (TryParse(bytes.Memory, out error) is { } parsed)
+            else if (TryParse(PushInbound.Parser, bytes.Memory, out error) is { } parsed)
             {
                 push = parsed;
             }
@@ -75,17 +75,19 @@ internal sealed class PtpQueueEndpoints
         await WriteAsync(context, call, new TransportOutbound { Code = code, Message = message });
     }
 
-    /// <summary>A push the plain reader (<see cref="PushView"/>) left to the generated parser.</summary>
-    private static PushInbound? TryParse(ReadOnlyMemory<byte> bytes, out string? error)
+    /// <summary>A message the plain readers (<see cref="PushView"/>, <see cref="InboundView"/>) left to the generated
+    /// parser.</summary>
+    private static T? TryParse<T>(MessageParser<T> parser, ReadOnlyMemory<byte> bytes, out string? error)
+        where T : class, IMessage<T>
     {
         try
         {
             error = null;
-            return PushInbound.Parser.ParseFrom(bytes.Span);
+            return parser.ParseFrom(bytes.Span);
         }
         catch (InvalidProtocolBufferException)
         {
-            error = $"the request is not a valid {nameof(PushInbound)} message";
+            error = $"the request is not a valid {typeof(T).Name} message";
             return null;
         }
     }
@@ -94,14 +96,32 @@ internal sealed class PtpQueueEndpoints
     public async Task InvokeLocalAsync(HttpContext context, GatewayCall call, RouteTable table)
     {
         var self = table.GatewayName;
-        var request = await GrpcMessageReader.ReadAsync(context, Inbound.Parser, MaxRequestBytes);
-        if (request.Message is not { } inbound)
+
+        // The payload is taken from the bytes as they arrived (InboundView); nothing keeps it once the dispatch has
+        // returned (a push is stored by then, a Packet parsed), so the bytes go back to the pool.
+        var request = await GrpcMessageReader.ReadBytesAsync(context, MaxRequestBytes, nameof(Inbound), pooled: true);
+        using var bytes = request.Message;
+        ByteString? payload = null;
+        var error = request.Error;
+        if (bytes is not null)
         {
-            await FailOutboundAsync(context, call, request.TooLarge ? PtpCodes.PutMessageError : PtpCodes.InvalidRequest, $"SiteX gateway {self}: {request.Error}");
+            if (InboundView.TryReadPayload(bytes.Memory.Span, out var offset, out var length))
+            {
+                payload = UnsafeByteOperations.UnsafeWrap(bytes.Memory.Slice(offset, length));
+            }
+            else
+            {
+                payload = TryParse(Inbound.Parser, bytes.Memory, out error)?.Payload;
+            }
+        }
+
+        if (payload is null)
+        {
+            await FailOutboundAsync(context, call, request.TooLarge ? PtpCodes.PutMessageError : PtpCodes.InvalidRequest, $"SiteX gateway {self}: {error}");
             return;
         }
 
-        var reply = await _localInvoke.DispatchAsync(context, call, table, InvokeRelay.UriPath(call.Uri), inbound.Payload);
+        var reply = await _localInvoke.DispatchAsync(context, call, table, InvokeRelay.UriPath(call.Uri), payload);
         if (reply.Code != PtpCodes.Success)
         {
             QueueEndpointLog.Refused(_logger, context.Request.Path.Value ?? "", reply.Code, reply.Message, call.TraceId);

@@ -4,8 +4,8 @@ using SiteX.Server.Queues;
 
 namespace SiteX.Server.Tests.Queues;
 
-/// <summary><see cref="PushView"/> against the generated <c>PushInbound</c> parser: whenever the view reads a message it
-/// must read what the parser reads, and what it does not read is left to the parser.</summary>
+/// <summary><see cref="PushView"/> and <see cref="InboundView"/> against the generated parsers: whenever a view reads a
+/// message it must read what the parser reads, and what it does not read is left to the parser.</summary>
 public sealed class PushViewTests
 {
     [Fact]
@@ -88,12 +88,10 @@ public sealed class PushViewTests
         Assert.False(PushView.TryRead(bytes, out _));
 
     [Fact]
-    public void RandomBytes_WheneverTheViewReadsThem_TheParserReadsTheSame()
+    public void MutatedPushes_WheneverTheViewReadsThem_TheParserReadsTheSame()
     {
-        // Arrange: mutations of real pushes (a few bytes flipped, cut short, or extended), 20 000 of them.
-        var random = new Random(1234);
         var agreed = 0;
-        for (var i = 0; i < 20_000; i++)
+        foreach (var bytes in Mutations(seed: 1234, count: 20_000, random =>
         {
             var push = new PushInbound { Topic = $"topic-{random.Next(1000)}", Payload = ByteString.CopyFrom(RandomBytes(random, random.Next(0, 300))) };
             if (random.Next(2) == 0)
@@ -101,7 +99,72 @@ public sealed class PushViewTests
                 push.Metadata["msgId"] = $"id-{random.Next(1000)}";
             }
 
-            var bytes = push.ToByteArray();
+            return push.ToByteArray();
+        }))
+        {
+            if (!PushView.TryRead(bytes, out var view))
+            {
+                continue;
+            }
+
+            // The parser accepts it and reads the same topic, message id and payload.
+            var parsed = PushInbound.Parser.ParseFrom(bytes);
+            Assert.Equal(parsed.Topic, view.Topic);
+            Assert.Equal(MessageIds.Of(parsed), view.MessageId(bytes));
+            Assert.Equal(parsed.Payload.ToByteArray(), bytes.AsSpan(view.PayloadOffset, view.PayloadLength).ToArray());
+            agreed++;
+        }
+
+        Assert.InRange(agreed, 1_000, 20_000); // the comparison ran for many messages, not only for none
+    }
+
+    [Fact]
+    public void Inbound_ThePayloadIsFoundWhereTheParserReadsIt()
+    {
+        var inbound = new Inbound { Payload = ByteString.CopyFrom(new byte[] { 5, 6, 7 }) };
+        inbound.Metadata["k"] = "v";
+        var bytes = inbound.ToByteArray();
+
+        Assert.True(InboundView.TryReadPayload(bytes, out var offset, out var length));
+        Assert.Equal(new byte[] { 5, 6, 7 }, bytes.AsSpan(offset, length).ToArray());
+        Assert.False(InboundView.TryReadPayload([0x0A, 2, 0x08, 1], out _, out _)); // a metadata entry with a varint key
+        Assert.False(InboundView.TryReadPayload([0x10, 1], out _, out _)); // payload with the varint wire type
+    }
+
+    [Fact]
+    public void MutatedInbounds_WheneverTheViewReadsThem_TheParserReadsTheSamePayload()
+    {
+        var agreed = 0;
+        foreach (var bytes in Mutations(seed: 4321, count: 20_000, random =>
+        {
+            var inbound = new Inbound { Payload = ByteString.CopyFrom(RandomBytes(random, random.Next(0, 300))) };
+            for (var entries = random.Next(3); entries > 0; entries--)
+            {
+                inbound.Metadata[$"k{random.Next(100)}"] = $"v{random.Next(100)}";
+            }
+
+            return inbound.ToByteArray();
+        }))
+        {
+            if (!InboundView.TryReadPayload(bytes, out var offset, out var length))
+            {
+                continue;
+            }
+
+            Assert.Equal(Inbound.Parser.ParseFrom(bytes).Payload.ToByteArray(), bytes.AsSpan(offset, length).ToArray());
+            agreed++;
+        }
+
+        Assert.InRange(agreed, 1_000, 20_000);
+    }
+
+    /// <summary>Messages from <paramref name="make"/>, each with a few bytes flipped, cut short, or extended.</summary>
+    private static IEnumerable<byte[]> Mutations(int seed, int count, Func<Random, byte[]> make)
+    {
+        var random = new Random(seed);
+        for (var i = 0; i < count; i++)
+        {
+            var bytes = make(random);
             switch (random.Next(3))
             {
                 case 0:
@@ -119,21 +182,8 @@ public sealed class PushViewTests
                     break;
             }
 
-            // Act
-            if (!PushView.TryRead(bytes, out var view))
-            {
-                continue;
-            }
-
-            // Assert: the parser accepts it and reads the same topic, message id and payload.
-            var parsed = PushInbound.Parser.ParseFrom(bytes);
-            Assert.Equal(parsed.Topic, view.Topic);
-            Assert.Equal(MessageIds.Of(parsed), view.MessageId(bytes));
-            Assert.Equal(parsed.Payload.ToByteArray(), bytes.AsSpan(view.PayloadOffset, view.PayloadLength).ToArray());
-            agreed++;
+            yield return bytes;
         }
-
-        Assert.InRange(agreed, 1_000, 20_000); // the comparison ran for many messages, not only for none
     }
 
     private static byte[] RandomBytes(Random random, int length)
