@@ -195,7 +195,8 @@ internal sealed partial class SegmentedLogStore : IQueueStore
             throw NotStored(message, null);
         }
 
-        var payload = new byte[message.Length];
+        // Every byte is read into it (a short read throws): no need to zero a large array first.
+        var payload = GC.AllocateUninitializedArray<byte>(message.Length);
         try
         {
             var read = 0;
