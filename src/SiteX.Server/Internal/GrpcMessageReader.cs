@@ -107,12 +107,15 @@ internal static class GrpcMessageReader
 /// <see cref="Dispose"/> returns.</summary>
 internal sealed class MessageBytes : IDisposable
 {
-    private readonly bool _pooled;
+    private bool _pooled;
     private byte[]? _array;
 
     private MessageBytes(byte[] array, int length, bool pooled) => (_array, Length, _pooled) = (array, length, pooled);
 
     public int Length { get; }
+
+    /// <summary>Whether <see cref="Dispose"/> returns the array to the pool.</summary>
+    public bool Pooled => _pooled;
 
     public ReadOnlyMemory<byte> Memory => (_array ?? throw new ObjectDisposedException(nameof(MessageBytes))).AsMemory(0, Length);
 
@@ -123,6 +126,10 @@ internal sealed class MessageBytes : IDisposable
         bytes.CopyTo(array);
         return new MessageBytes(array, length, pooled);
     }
+
+    /// <summary>Someone may still read the bytes after this message is disposed (a relayed call's client): the array
+    /// is left to the GC instead of going back to the pool.</summary>
+    public void Keep() => _pooled = false;
 
     public void Dispose()
     {

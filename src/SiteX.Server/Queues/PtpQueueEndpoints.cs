@@ -42,7 +42,8 @@ internal sealed class PtpQueueEndpoints
         // The push is kept as it arrived (see PushView): relayed without serializing it again, stored without copying
         // its payload out of it. Stored here, its bytes can go back to the pool afterwards (the store is done with
         // them when the push returns); relayed, they stay with the call (the client may still be sending them when
-        // the next gateway's answer ends the call).
+        // the next gateway's answer ends the call), so they get an array of their own size, and one from the pool is
+        // kept out of it should a route change make a relay of a push that was to be stored (PushMessage).
         var request = await GrpcMessageReader.ReadBytesAsync(context, MaxRequestBytes, nameof(PushInbound), pooled: _calls.IsSelf(call.TargetParty));
         using var bytes = request.Message;
         PushMessage push = default;
@@ -51,7 +52,7 @@ internal sealed class PtpQueueEndpoints
         {
             if (PushView.TryRead(bytes.Memory.Span, out var view))
             {
-                push = PushMessage.FromSerialized(bytes.Memory, view);
+                push = PushMessage.FromSerialized(bytes.Memory, view, bytes);
             }
             else if (TryParse(PushInbound.Parser, bytes.Memory, out error) is { } parsed)
             {

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using SiteX.Protocol.Ptp;
+using SiteX.Server.Internal;
 
 namespace SiteX.Server.Queues;
 
@@ -14,13 +15,15 @@ internal readonly struct PushMessage
     private readonly PushInbound? _parsed;
     private readonly ReadOnlyMemory<byte> _serialized;
     private readonly PushView _view;
+    private readonly MessageBytes? _owner;
 
-    private PushMessage(PushInbound? parsed, ReadOnlyMemory<byte> serialized, PushView view) =>
-        (_parsed, _serialized, _view) = (parsed, serialized, view);
+    private PushMessage(PushInbound? parsed, ReadOnlyMemory<byte> serialized, PushView view, MessageBytes? owner) =>
+        (_parsed, _serialized, _view, _owner) = (parsed, serialized, view, owner);
 
-    public static implicit operator PushMessage(PushInbound push) => new(push, default, default);
+    public static implicit operator PushMessage(PushInbound push) => new(push, default, default, null);
 
-    public static PushMessage FromSerialized(ReadOnlyMemory<byte> serialized, PushView view) => new(null, serialized, view);
+    /// <summary>A push in <paramref name="serialized"/>, which <paramref name="owner"/> (when given) holds.</summary>
+    public static PushMessage FromSerialized(ReadOnlyMemory<byte> serialized, PushView view, MessageBytes? owner = null) => new(null, serialized, view, owner);
 
     public string Topic => _parsed?.Topic ?? _view.Topic;
 
@@ -28,7 +31,16 @@ internal readonly struct PushMessage
 
     public string? MessageId => _parsed is { } push ? MessageIds.Of(push) : _view.MessageId(_serialized.Span);
 
-    /// <summary>The serialized <c>PushInbound</c>: the bytes as they arrived (not copied), or the parsed one
-    /// serialized.</summary>
-    public ByteString ToByteString() => _parsed?.ToByteString() ?? UnsafeByteOperations.UnsafeWrap(_serialized);
+    /// <summary>The serialized <c>PushInbound</c> for a relayed call: the bytes as they arrived (not copied, and kept
+    /// out of the pool: the call's client may read them after the call has ended), or the parsed one serialized.</summary>
+    public ByteString ToRelayedByteString()
+    {
+        if (_parsed is { } push)
+        {
+            return push.ToByteString();
+        }
+
+        _owner?.Keep();
+        return UnsafeByteOperations.UnsafeWrap(_serialized);
+    }
 }

@@ -18,7 +18,7 @@ internal sealed class PushRelay(InvokeRelay relay)
     public async Task<(string Code, string Message)> RelayAsync(HttpContext context, GatewayCall call, RouteTable table, PushMessage push)
     {
         call.ToPeerGateway = true;
-        var reply = await relay.SendAsync(context, call, table, new InvokeMessage(PtpMethods.Push, push.ToByteString()));
+        var reply = await relay.SendAsync(context, call, table, new InvokeMessage(PtpMethods.Push, push.ToRelayedByteString()));
         return (reply.Code, reply.Message);
     }
 }

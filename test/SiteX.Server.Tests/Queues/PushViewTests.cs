@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using SiteX.Protocol.Ptp;
+using SiteX.Server.Internal;
 using SiteX.Server.Queues;
 
 namespace SiteX.Server.Tests.Queues;
@@ -45,7 +46,25 @@ public sealed class PushViewTests
         Assert.Equal("m-1", serialized.MessageId);
         Assert.Equal(parsed.MessageId, serialized.MessageId);
         Assert.Equal(parsed.Payload.ToArray(), serialized.Payload.ToArray());
-        Assert.Equal(parsed.ToByteString(), serialized.ToByteString());
+        Assert.Equal(parsed.ToRelayedByteString(), serialized.ToRelayedByteString());
+    }
+
+    [Fact]
+    public void RelayedPush_InPooledBytes_KeepsThemOutOfThePool()
+    {
+        // Arrange: a push read into a pooled buffer, as a gateway reads one it expects to store.
+        var bytes = new PushInbound { Topic = "t", Payload = ByteString.CopyFrom([1, 2, 3]) }.ToByteArray();
+        using var owner = MessageBytes.CopyOf(new System.Buffers.ReadOnlySequence<byte>(bytes), pooled: true);
+        Assert.True(PushView.TryRead(owner.Memory.Span, out var view));
+        var push = PushMessage.FromSerialized(owner.Memory, view, owner);
+        Assert.True(owner.Pooled);
+
+        // Act: a route change makes it a relay.
+        var relayed = push.ToRelayedByteString();
+
+        // Assert: the relayed call reads the bytes as they arrived, and they do not go back to the pool.
+        Assert.Equal(bytes, relayed.ToByteArray());
+        Assert.False(owner.Pooled);
     }
 
     [Fact]
