@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using SiteX.Protocol;
@@ -190,6 +191,38 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         Assert.True(exitCode == 1, process.Describe());
         Assert.Contains("already in use", process.StandardError, StringComparison.Ordinal);
         Assert.Contains($"(gRPC port {port}, admin port 0, HTTP port 0; choose others with --grpc-port/--admin-port/--http-port", process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_QuietAfterABurstOfLargePushes_GivesMemoryBackWithACollection()
+    {
+        // Arrange: a site that checks every 200 ms whether it went quiet after its memory grew.
+        var site = await StartSiteAsync("site-9999", RouteTables.Local("9999", "echo", 9), new() { ["SITEX_IDLEMEMORYTRIMINTERVAL"] = "00:00:00.200" });
+        using var queue = new PtpQueueClient(site.GrpcPort, "s-trim");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var payload = ByteString.CopyFrom(new byte[16 * 1024 * 1024]);
+
+        // Act: a burst of four 16 MiB pushes for the site's own party, then nothing.
+        for (var i = 0; i < 4; i++)
+        {
+            var pushed = await queue.PushAsync("9999", PtpQueueClient.NewPush("t", $"m-{i}", payload), TimeSpan.FromSeconds(60));
+            Assert.Equal(PtpCodes.Success, pushed.Code);
+        }
+
+        // Assert: the collection shows on /metrics.
+        var deadline = DateTime.UtcNow + TaskTimeoutExtensions.DefaultTimeoutTimeSpan;
+        while (true)
+        {
+            var metrics = await http.GetStringAsync($"http://127.0.0.1:{site.AdminPort}/metrics");
+            var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("sitex_memory_idle_collections_total", StringComparison.Ordinal));
+            if (line is not null && double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture) >= 1)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"no idle collection within {TaskTimeoutExtensions.DefaultTimeoutTimeSpan}; metrics line: {line ?? "(none)"}");
+            await Task.Delay(100);
+        }
     }
 
     private async Task<RunningSite> StartSiteAsync(string name, string routeTable, Dictionary<string, string>? environment = null)

@@ -54,6 +54,11 @@ internal static class QueueThroughputScenario
             Stats.F(Stats.Median(results.Select(r => r.CpuA).ToArray()), "0"), Stats.F(Stats.Median(results.Select(r => r.CpuB).ToArray()), "0"), "", "");
         table.Print();
         Console.WriteLine($"RSS after: A {Stats.Mib(ProcStats.Rss(sites.A.Id))} MiB, B {Stats.Mib(ProcStats.Rss(sites.B.Id))} MiB; CPU per message from /proc/PID/stat (10 ms ticks) after the gateways went quiet");
+        if (options.Int("settle-seconds", 0) is > 0 and var settle)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(settle), ct);
+            Console.WriteLine($"RSS {settle} s after the run, the gateways idle: A {Stats.Mib(ProcStats.Rss(sites.A.Id))} MiB, B {Stats.Mib(ProcStats.Rss(sites.B.Id))} MiB");
+        }
         return 0;
     }
 

@@ -63,6 +63,10 @@ public sealed class SiteXOptions
     /// the default), or YARP over <c>SocketsHttpHandler</c>. HTTP (<c>url</c>) endpoints always use YARP.</summary>
     public ForwardingEngine ForwardingEngine { get; set; } = ForwardingEngine.H2Relay;
 
+    /// <summary>How often a quiet gateway checks whether to give memory back to the OS after a burst (one aggressive
+    /// garbage collection when its RSS grew by 32 MiB since the last); <c>00:00:00</c> turns it off.</summary>
+    public TimeSpan IdleMemoryTrimInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long SIGTERM waits for in-flight calls to finish before the process exits.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

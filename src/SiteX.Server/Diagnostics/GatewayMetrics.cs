@@ -47,7 +47,16 @@ public sealed class GatewayMetrics
         meter.CreateObservableGauge("sitex.route_table.version", () => Interlocked.Read(ref _routeTableVersion), "{version}", "Version of the route table serving traffic.");
     }
 
-    public void CallStarted() => _active.Add(1);
+    private long _callsStarted;
+
+    /// <summary>Calls started since the gateway started (for <see cref="Hosting.IdleMemoryTrimmer"/>).</summary>
+    public long CallsStarted => Interlocked.Read(ref _callsStarted);
+
+    public void CallStarted()
+    {
+        Interlocked.Increment(ref _callsStarted);
+        _active.Add(1);
+    }
 
     public void CallEnded(GatewayCall call)
     {

@@ -69,6 +69,8 @@ public static class SiteXServiceCollectionExtensions
         services.TryAddSingleton<SiteX.Server.Http.HttpPlane>();
         services.TryAddSingleton<AccessLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AccessLog>());
+        services.TryAddSingleton<IdleMemoryTrimmer>();
+        services.AddHostedService(sp => sp.GetRequiredService<IdleMemoryTrimmer>());
         services.AddHttpForwarder();
         services.AddOpenTelemetry().WithMetrics(metrics =>
         {

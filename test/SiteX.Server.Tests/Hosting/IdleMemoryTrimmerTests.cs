@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Time.Testing;
+using SiteX.Server.Hosting;
+
+namespace SiteX.Server.Tests.Hosting;
+
+/// <summary>When <see cref="IdleMemoryTrimmer"/> collects: only when the gateway is quiet and its RSS grew by
+/// <see cref="IdleMemoryTrimmer.Growth"/> since the last collection; driven by a fake clock.</summary>
+public sealed class IdleMemoryTrimmerTests
+{
+    private const long MiB = 1024 * 1024;
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
+
+    private long _calls;
+    private long _rss = 70 * MiB;
+    private int _collected;
+
+    private IdleMemoryTrimmer Create(FakeTimeProvider time, TimeSpan? interval = null) =>
+        new(() => _calls, () => _rss, () =>
+        {
+            _collected++;
+            _rss = 80 * MiB; // what the collection gives back
+        }, interval ?? Interval, time);
+
+    [Fact]
+    public async Task QuietAfterGrowth_CollectsOnce_AndNotAgainUntilItGrowsAgain()
+    {
+        // Arrange: a burst grew the RSS by 200 MiB, then the gateway went quiet.
+        var time = new FakeTimeProvider();
+        using var trimmer = Create(time);
+        await trimmer.StartAsync(CancellationToken.None);
+        _calls += 5000;
+        _rss += 200 * MiB;
+
+        // Act and assert: the burst's own interval is busy; the next one is quiet and collects.
+        time.Advance(Interval);
+        Assert.Equal(0, _collected);
+        time.Advance(Interval);
+        Assert.Equal(1, _collected);
+
+        // Quiet with no growth: nothing more; 31 MiB of growth: still nothing; 32 MiB: once more.
+        time.Advance(Interval);
+        _rss += 31 * MiB;
+        time.Advance(Interval);
+        Assert.Equal(1, _collected);
+        _rss += 1 * MiB;
+        time.Advance(Interval);
+        Assert.Equal(2, _collected);
+        Assert.Equal(2, trimmer.Collections);
+    }
+
+    [Fact]
+    public async Task BusyGateway_IsNeverCollected_HoweverLargeItsMemory()
+    {
+        var time = new FakeTimeProvider();
+        using var trimmer = Create(time);
+        await trimmer.StartAsync(CancellationToken.None);
+        _rss += 500 * MiB;
+
+        for (var i = 0; i < 20; i++)
+        {
+            _calls += IdleMemoryTrimmer.QuietCalls + 1;
+            time.Advance(Interval);
+        }
+
+        Assert.Equal(0, _collected);
+
+        // A few calls an interval (a consumer's long polls) still count as quiet.
+        _calls += IdleMemoryTrimmer.QuietCalls;
+        time.Advance(Interval);
+        Assert.Equal(1, _collected);
+    }
+
+    [Fact]
+    public async Task IntervalZero_TurnsItOff()
+    {
+        var time = new FakeTimeProvider();
+        using var trimmer = Create(time, TimeSpan.Zero);
+        await trimmer.StartAsync(CancellationToken.None);
+        _rss += 500 * MiB;
+
+        time.Advance(TimeSpan.FromHours(1));
+
+        Assert.Equal(0, _collected);
+    }
+
+    [Fact]
+    public async Task Stopped_NoLongerCollects()
+    {
+        var time = new FakeTimeProvider();
+        using var trimmer = Create(time);
+        await trimmer.StartAsync(CancellationToken.None);
+        await trimmer.StopAsync(CancellationToken.None);
+        _rss += 500 * MiB;
+
+        time.Advance(Interval * 3);
+
+        Assert.Equal(0, _collected);
+    }
+}
