@@ -64,26 +64,28 @@ internal ref struct ProtoFieldReader(ReadOnlySpan<byte> message)
         return true;
     }
 
-    /// <summary>A <c>map&lt;string, string&gt;</c> entry (<c>key = 1</c>, <c>value = 2</c>, both valid UTF-8); false
-    /// for anything else in it.</summary>
-    public static bool TryReadStringEntry(ReadOnlySpan<byte> entry, out string key, out string value)
+    /// <summary>A <c>map&lt;string, string&gt;</c> entry (<c>key = 1</c>, <c>value = 2</c>, both valid UTF-8), as
+    /// the bytes of its key and value (not decoded: most entries are only compared or skipped); false for anything
+    /// else in it.</summary>
+    public static bool TryReadStringEntry(ReadOnlySpan<byte> entry, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
     {
-        (key, value) = ("", "");
+        key = default;
+        value = default;
         var reader = new ProtoFieldReader(entry);
         while (reader.TryNext(out var field, out var wireType, out var bytes, out _))
         {
-            if (wireType != 2 || field is not (1 or 2) || !TryReadString(bytes, out var text))
+            if (wireType != 2 || field is not (1 or 2) || !Utf8.IsValid(bytes))
             {
                 return false;
             }
 
             if (field == 1)
             {
-                key = text;
+                key = bytes;
             }
             else
             {
-                value = text;
+                value = bytes;
             }
         }
 

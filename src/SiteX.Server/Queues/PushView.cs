@@ -1,3 +1,4 @@
+using System.Text;
 using SiteX.Server.Internal;
 
 namespace SiteX.Server.Queues;
@@ -48,9 +49,9 @@ internal readonly record struct PushView(string Topic, string? MetadataMessageId
                         return false;
                     }
 
-                    if (key == "msgId")
+                    if (key.SequenceEqual("msgId"u8))
                     {
-                        messageId = entryValue;
+                        messageId = Encoding.UTF8.GetString(entryValue);
                     }
 
                     break;

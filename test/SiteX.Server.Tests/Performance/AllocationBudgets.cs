@@ -70,6 +70,11 @@ internal static class AllocationBudgets
     /// and a 24-byte array header) and nothing else.</summary>
     public const long QueueReadFromDisk = 1048;
 
+    /// <summary><c>PushView.TryRead</c> of a push with a 23-character topic and a 10-character <c>msgId</c>: those two
+    /// strings (72 and 48 bytes) and nothing else, whatever the size of the payload (parsing the <c>PushInbound</c> copies the payload,
+    /// 1 MiB for a 1 MiB message).</summary>
+    public const long PushViewRead = 120;
+
     /// <summary>Managed memory a 10 000-party route table keeps once built from JSON: 14.2 MiB when set (target O3: &lt; 50 MiB);
     /// the budget leaves an eighth for a runtime or dependency update to move it.</summary>
     public const long RouteTable10000Parties = 16L * 1024 * 1024;

@@ -166,6 +166,26 @@ public sealed class HotPathAllocationTests(HotPathAllocationTests.Tables tables,
         Check("PacketHeaderReader.TryRead + ClaimedSources", bytes, AllocationBudgets.PacketRouteInterSite);
     }
 
+    [BudgetTheory]
+    [InlineData(1024)]
+    [InlineData(1024 * 1024)]
+    public void PushViewTryRead_Push_AllocatesOnlyTheTopicAndMessageId(int payloadBytes)
+    {
+        // Arrange: a push as FATE sends it: a topic, the payload, the message id in the metadata beside another entry.
+        var push = new SiteX.Protocol.Ptp.PushInbound { Topic = "202611290001-fate-topic", Payload = Google.Protobuf.ByteString.CopyFrom(new byte[payloadBytes]) };
+        push.Metadata["msgFlag"] = "flag";
+        push.Metadata["msgId"] = "msg-000001";
+        var serialized = Google.Protobuf.MessageExtensions.ToByteArray(push);
+        SiteX.Server.Queues.PushView view = default;
+
+        // Act
+        var bytes = AllocationMeter.PerOperation(() => Assert.True(SiteX.Server.Queues.PushView.TryRead(serialized, out view)));
+
+        // Assert
+        Assert.Equal("msg-000001", view.MessageId(serialized));
+        Check($"PushView.TryRead ({payloadBytes}-byte payload)", bytes, AllocationBudgets.PushViewRead);
+    }
+
     private void Check(string path, double bytes, long budget)
     {
         output.WriteLine($"{path}: {bytes:0.#} B/op (budget {budget} B/op)");
