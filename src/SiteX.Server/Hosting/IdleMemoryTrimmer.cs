@@ -31,6 +31,7 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
     private ITimer? _timer;
     private long _lastCalls;
     private long _baseline;
+    private int _checking;
 
     public IdleMemoryTrimmer(GatewayMetrics metrics, IOptions<SiteXOptions> options, IMeterFactory meterFactory, TimeProvider time)
         : this(() => metrics.CallsStarted, () => Environment.WorkingSet, CollectAggressively, options.Value.IdleMemoryTrimInterval, time)
@@ -54,7 +55,7 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
     {
         if (_interval > TimeSpan.Zero && _interval != Timeout.InfiniteTimeSpan)
         {
-            _timer = _time.CreateTimer(static s => ((IdleMemoryTrimmer)s!).Check(), this, _interval, _interval);
+            _timer = _time.CreateTimer(static s => ((IdleMemoryTrimmer)s!).CheckOnce(), this, _interval, _interval);
         }
 
         return Task.CompletedTask;
@@ -67,6 +68,25 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
     }
 
     public void Dispose() => _timer?.Dispose();
+
+    /// <summary>A tick of the timer, skipped while the previous one still runs (a collection longer than a short
+    /// interval).</summary>
+    private void CheckOnce()
+    {
+        if (Interlocked.Exchange(ref _checking, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            Check();
+        }
+        finally
+        {
+            Volatile.Write(ref _checking, 0);
+        }
+    }
 
     /// <summary>One interval's decision (the timer calls it; tests call it directly). True when it collected.</summary>
     internal bool Check()
