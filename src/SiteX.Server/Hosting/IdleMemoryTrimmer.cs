@@ -9,7 +9,7 @@ namespace SiteX.Server.Hosting;
 /// <summary>
 /// Gives memory back to the operating system when the gateway has gone quiet after a burst. A process that does no
 /// work does no garbage collections, so what a burst of large messages made the GC commit stays in its RSS (a gateway
-/// relaying 1 MiB queue messages kept 200-390 MiB for as long as it stayed idle, against 70 MiB at start). Every
+/// relaying 1 MiB queue messages kept 180-470 MiB for as long as it stayed idle, against 70 MiB at start). Every
 /// <see cref="SiteXOptions.IdleMemoryTrimInterval"/>, when at most <see cref="QuietCalls"/> calls started in it and the
 /// RSS has grown by <see cref="Growth"/> since the last such collection (or the start), one aggressive, compacting
 /// collection returns the free memory (docs/benchmarks.md section 13).
