@@ -58,6 +58,13 @@ internal static class QueueThroughputScenario
         {
             await Task.Delay(TimeSpan.FromSeconds(settle), ct);
             Console.WriteLine($"RSS {settle} s after the run, the gateways idle: A {Stats.Mib(ProcStats.Rss(sites.A.Id))} MiB, B {Stats.Mib(ProcStats.Rss(sites.B.Id))} MiB");
+            foreach (var (name, site) in new[] { ("A", sites.A), ("B", sites.B) })
+            {
+                var idleBlocks = await GatewayMetricsReader.ReadAsync(site.AdminPort, "sitex_io_buffers_idle_bytes", ct);
+                var heap = await GatewayMetricsReader.ReadAsync(site.AdminPort, "dotnet_gc_last_collection_heap_size_bytes", ct);
+                var collections = await GatewayMetricsReader.ReadAsync(site.AdminPort, "sitex_memory_idle_collections_total", ct);
+                Console.WriteLine($"  {name}: idle I/O blocks {Stats.Mib((long)idleBlocks)} MiB, GC heap after the last collection {Stats.Mib((long)heap)} MiB, idle collections {collections}");
+            }
         }
         return 0;
     }

@@ -12,7 +12,8 @@ namespace SiteX.Server.Hosting;
 /// relaying 1 MiB queue messages kept 180-470 MiB for as long as it stayed idle, against 70 MiB at start). Every
 /// <see cref="SiteXOptions.IdleMemoryTrimInterval"/>, when at most <see cref="QuietCalls"/> calls started in it and the
 /// RSS has grown by <see cref="Growth"/> since the last such collection (or the start), one aggressive, compacting
-/// collection returns the free memory (docs/benchmarks.md section 13).
+/// collection returns the free memory, and one more follows when it stays quiet for <see cref="FollowUpIntervals"/>
+/// intervals, for what pools let go of only after a minute unused (docs/benchmarks.md section 13).
 /// </summary>
 internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
 {
@@ -21,6 +22,10 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
 
     /// <summary>RSS growth since the last collection that makes one worth its pause.</summary>
     public const long Growth = 32L * 1024 * 1024;
+
+    /// <summary>Quiet intervals after a collection for growth before the follow-up one: past the shared
+    /// <c>ArrayPool</c>'s one minute, counted in intervals of the default 10 s.</summary>
+    public const int FollowUpIntervals = 7;
 
     private readonly Func<long> _callsStarted;
     private readonly Func<long> _residentBytes;
@@ -32,6 +37,7 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
     private long _lastCalls;
     private long _baseline;
     private int _checking;
+    private int _followUpIn;
 
     public IdleMemoryTrimmer(GatewayMetrics metrics, IOptions<SiteXOptions> options, IMeterFactory meterFactory, TimeProvider time)
         : this(() => metrics.CallsStarted, () => Environment.WorkingSet, CollectAggressively, options.Value.IdleMemoryTrimInterval, time)
@@ -94,7 +100,15 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
         var calls = _callsStarted();
         var quiet = calls - _lastCalls <= QuietCalls;
         _lastCalls = calls;
-        if (!quiet || _residentBytes() < _baseline + Growth)
+        if (!quiet)
+        {
+            _followUpIn = 0; // busy again: the pools are in use
+            return false;
+        }
+
+        var grown = _residentBytes() >= _baseline + Growth;
+        var followUp = _followUpIn > 0 && --_followUpIn == 0;
+        if (!grown && !followUp)
         {
             return false;
         }
@@ -103,6 +117,10 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
         _baseline = _residentBytes();
         Collections++;
         _collections?.Add(1);
+
+        // The shared ArrayPool lets go of arrays unused for a minute, and only when a full collection runs: after a
+        // collection for growth, one more once that minute has passed, if the gateway stays quiet.
+        _followUpIn = grown ? FollowUpIntervals : 0;
         return true;
     }
 

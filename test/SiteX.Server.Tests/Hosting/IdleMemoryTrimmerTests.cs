@@ -38,6 +38,7 @@ public sealed class IdleMemoryTrimmerTests
         Assert.Equal(1, _collected);
 
         // Quiet with no growth: nothing more; 31 MiB of growth: still nothing; 32 MiB: once more.
+        _calls += IdleMemoryTrimmer.QuietCalls + 1; // busy for an interval: no follow-up of the first collection
         time.Advance(Interval);
         _rss += 31 * MiB;
         time.Advance(Interval);
@@ -46,6 +47,30 @@ public sealed class IdleMemoryTrimmerTests
         time.Advance(Interval);
         Assert.Equal(2, _collected);
         Assert.Equal(2, trimmer.Collections);
+    }
+
+    [Fact]
+    public async Task StayingQuiet_AfterACollectionForGrowth_OneFollowUpCollection_ThenNone()
+    {
+        // Arrange: a collection for growth.
+        var time = new FakeTimeProvider();
+        using var trimmer = Create(time);
+        await trimmer.StartAsync(CancellationToken.None);
+        _rss += 200 * MiB;
+        time.Advance(Interval);
+        Assert.Equal(1, _collected);
+
+        // Act and assert: quiet for FollowUpIntervals more intervals: one more, on the last of them; then never again.
+        for (var i = 1; i < IdleMemoryTrimmer.FollowUpIntervals; i++)
+        {
+            time.Advance(Interval);
+        }
+
+        Assert.Equal(1, _collected);
+        time.Advance(Interval);
+        Assert.Equal(2, _collected);
+        time.Advance(Interval * (IdleMemoryTrimmer.FollowUpIntervals * 3));
+        Assert.Equal(2, _collected);
     }
 
     [Fact]
