@@ -28,6 +28,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _clientCertificateRejections;
     private long _routeTableVersion;
     private long _tlsCertificateNotAfter;
+    private long _callsStarted;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -46,8 +47,6 @@ public sealed class GatewayMetrics
         meter.CreateObservableGauge("sitex.tls.certificate.expiry", ObserveCertificateExpiry, "s", "Expiry of the certificate the TLS ports present, as a Unix time.");
         meter.CreateObservableGauge("sitex.route_table.version", () => Interlocked.Read(ref _routeTableVersion), "{version}", "Version of the route table serving traffic.");
     }
-
-    private long _callsStarted;
 
     /// <summary>Calls started since the gateway started (for <see cref="Hosting.IdleMemoryTrimmer"/>).</summary>
     public long CallsStarted => Interlocked.Read(ref _callsStarted);

@@ -15,18 +15,19 @@ internal static class GrpcMessageReader
     /// <summary>Reads and parses the message with <paramref name="parser"/>.</summary>
     public static ValueTask<Result<T>> ReadAsync<T>(HttpContext context, MessageParser<T> parser, long maxBytes)
         where T : class, IMessage<T> =>
-        ReadCoreAsync(context, maxBytes, typeof(T).Name, parser.ParseFrom);
+        ReadCoreAsync(context, maxBytes, typeof(T).Name, parser, static (parser, body) => parser.ParseFrom(body));
 
     /// <summary>Reads the message's bytes (decompressed) without parsing them; <paramref name="what"/> names the
     /// expected message in errors. With <paramref name="pooled"/> the bytes are in an array from the shared pool,
     /// returned when the result's message is disposed: only for bytes nothing uses after that (not for a request
     /// another client may still be sending when its call ends).</summary>
     public static ValueTask<Result<MessageBytes>> ReadBytesAsync(HttpContext context, long maxBytes, string what, bool pooled) =>
-        ReadCoreAsync(context, maxBytes, what, body => MessageBytes.CopyOf(body, pooled));
+        ReadCoreAsync(context, maxBytes, what, pooled, static (pooled, body) => MessageBytes.CopyOf(body, pooled));
 
-    /// <summary>Waits for the whole message, then hands its bytes to <paramref name="take"/> while they are still in
-    /// the request pipe (decompressed first when the caller sent gzip).</summary>
-    private static async ValueTask<Result<T>> ReadCoreAsync<T>(HttpContext context, long maxBytes, string what, Func<ReadOnlySequence<byte>, T> take)
+    /// <summary>Waits for the whole message, then hands its bytes to <paramref name="take"/> (with
+    /// <paramref name="state"/>: a static delegate, no allocation per call) while they are still in the request pipe
+    /// (decompressed first when the caller sent gzip).</summary>
+    private static async ValueTask<Result<T>> ReadCoreAsync<TState, T>(HttpContext context, long maxBytes, string what, TState state, Func<TState, ReadOnlySequence<byte>, T> take)
         where T : class
     {
         var reader = context.Request.BodyReader;
@@ -51,7 +52,7 @@ internal static class GrpcMessageReader
                         T message;
                         if (compressedFlag == 0)
                         {
-                            message = take(body);
+                            message = take(state, body);
                         }
                         else if (string.Equals(context.Request.Headers["grpc-encoding"], "gzip", StringComparison.OrdinalIgnoreCase))
                         {
@@ -64,7 +65,7 @@ internal static class GrpcMessageReader
                                 return new(null, $"the decompressed request message is over the {maxBytes}-byte limit", true);
                             }
 
-                            message = take(new ReadOnlySequence<byte>(bounded.GetBuffer(), 0, (int)bounded.Length));
+                            message = take(state, new ReadOnlySequence<byte>(bounded.GetBuffer(), 0, (int)bounded.Length));
                         }
                         else
                         {

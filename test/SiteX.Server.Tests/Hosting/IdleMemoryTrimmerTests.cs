@@ -14,20 +14,24 @@ public sealed class IdleMemoryTrimmerTests
     private long _rss = 70 * MiB;
     private int _collected;
 
-    private IdleMemoryTrimmer Create(FakeTimeProvider time, TimeSpan? interval = null) =>
-        new(() => _calls, () => _rss, () =>
+    /// <summary>A trimmer on <paramref name="time"/>, started; the collection it runs gives the RSS back to 80 MiB.</summary>
+    private async Task<IdleMemoryTrimmer> StartAsync(FakeTimeProvider time, TimeSpan? interval = null)
+    {
+        var trimmer = new IdleMemoryTrimmer(() => _calls, () => _rss, () =>
         {
             _collected++;
-            _rss = 80 * MiB; // what the collection gives back
+            _rss = 80 * MiB;
         }, interval ?? Interval, time);
+        await trimmer.StartAsync(CancellationToken.None);
+        return trimmer;
+    }
 
     [Fact]
     public async Task QuietAfterGrowth_CollectsOnce_AndNotAgainUntilItGrowsAgain()
     {
         // Arrange: a burst grew the RSS by 200 MiB, then the gateway went quiet.
         var time = new FakeTimeProvider();
-        using var trimmer = Create(time);
-        await trimmer.StartAsync(CancellationToken.None);
+        using var trimmer = await StartAsync(time);
         _calls += 5000;
         _rss += 200 * MiB;
 
@@ -54,8 +58,7 @@ public sealed class IdleMemoryTrimmerTests
     {
         // Arrange: a collection for growth.
         var time = new FakeTimeProvider();
-        using var trimmer = Create(time);
-        await trimmer.StartAsync(CancellationToken.None);
+        using var trimmer = await StartAsync(time);
         _rss += 200 * MiB;
         time.Advance(Interval);
         Assert.Equal(1, _collected);
@@ -77,8 +80,7 @@ public sealed class IdleMemoryTrimmerTests
     public async Task BusyGateway_IsNeverCollected_HoweverLargeItsMemory()
     {
         var time = new FakeTimeProvider();
-        using var trimmer = Create(time);
-        await trimmer.StartAsync(CancellationToken.None);
+        using var trimmer = await StartAsync(time);
         _rss += 500 * MiB;
 
         for (var i = 0; i < 20; i++)
@@ -99,8 +101,7 @@ public sealed class IdleMemoryTrimmerTests
     public async Task IntervalZero_TurnsItOff()
     {
         var time = new FakeTimeProvider();
-        using var trimmer = Create(time, TimeSpan.Zero);
-        await trimmer.StartAsync(CancellationToken.None);
+        using var trimmer = await StartAsync(time, TimeSpan.Zero);
         _rss += 500 * MiB;
 
         time.Advance(TimeSpan.FromHours(1));
@@ -112,8 +113,7 @@ public sealed class IdleMemoryTrimmerTests
     public async Task Stopped_NoLongerCollects()
     {
         var time = new FakeTimeProvider();
-        using var trimmer = Create(time);
-        await trimmer.StartAsync(CancellationToken.None);
+        using var trimmer = await StartAsync(time);
         await trimmer.StopAsync(CancellationToken.None);
         _rss += 500 * MiB;
 
