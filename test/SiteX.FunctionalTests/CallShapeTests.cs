@@ -14,7 +14,10 @@ public class CallShapeTests(ITestOutputHelper output)
     /// <summary>The forwarding engine of the gateways; null: the default.</summary>
     protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
 
-    private TestCluster NewCluster() => new(output) { Engine = Engine };
+    /// <summary>What serves HTTP/2 on the gateways' gRPC ports; null: the default.</summary>
+    protected virtual SiteX.Server.Configuration.Http2ServerEngine? Http2Server => null;
+
+    private TestCluster NewCluster() => new(output) { Engine = Engine, Http2Server = Http2Server };
 
     private static readonly Metadata s_toEcho = TestCluster.Target(TwoSites.PartyB, "echo");
 

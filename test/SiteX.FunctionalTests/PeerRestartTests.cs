@@ -13,7 +13,10 @@ public class PeerRestartTests(ITestOutputHelper output)
     /// on YARP).</summary>
     protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
 
-    private TestCluster NewCluster() => new(output) { Engine = Engine };
+    /// <summary>What serves HTTP/2 on the gateways' gRPC ports; null: the default.</summary>
+    protected virtual SiteX.Server.Configuration.Http2ServerEngine? Http2Server => null;
+
+    private TestCluster NewCluster() => new(output) { Engine = Engine, Http2Server = Http2Server };
 
     [Fact]
     public async Task PeerGateway_StoppedAndRestartedOnSamePort_CallsFailFastThenSucceedWithoutRestartingA()

@@ -16,6 +16,7 @@ using SiteX.Server.Diagnostics;
 using SiteX.Server.Forwarding;
 using SiteX.Server.Routing;
 using SiteX.Server.Security;
+using SiteX.Server.Serving;
 
 namespace SiteX.Server.Hosting;
 
@@ -86,6 +87,7 @@ public sealed class SiteXServer : IAsyncDisposable
                 listeners.Grpc = listen;
                 CountConnections(listen, "grpc");
                 ProtocolSniffer.Use(listen, "grpc", expectTls: false);
+                UseHttp2Server(listen, options);
             });
             kestrel.Listen(ParseAddress(options.Bind, nameof(options.Bind)), options.HttpPort, listen =>
             {
@@ -106,6 +108,7 @@ public sealed class SiteXServer : IAsyncDisposable
                     CountConnections(listen, "grpc-tls");
                     ProtocolSniffer.Use(listen, "grpc-tls", expectTls: true);
                     listen.UseHttps(handshakes.For("grpc-tls"));
+                    UseHttp2Server(listen, options);
                 });
                 kestrel.Listen(ParseAddress(options.Tls.Bind, "Tls:Bind"), options.Tls.HttpsPort, listen =>
                 {
@@ -129,6 +132,11 @@ public sealed class SiteXServer : IAsyncDisposable
                 });
             });
         });
+
+        if (options.Http2Server == Http2ServerEngine.SiteX)
+        {
+            H2ServerApplication.CaptureIn(builder.Services);
+        }
 
         var app = builder.Build();
         try
@@ -198,6 +206,16 @@ public sealed class SiteXServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
+    }
+
+    /// <summary>With <see cref="Http2ServerEngine.SiteX"/>, the listener's connections are served by SiteX's own HTTP/2
+    /// server half after the listener's other connection middleware (counting, protocol sniffing, TLS).</summary>
+    private static void UseHttp2Server(ListenOptions listen, SiteXOptions options)
+    {
+        if (options.Http2Server == Http2ServerEngine.SiteX)
+        {
+            listen.UseConnectionHandler<H2ServerConnectionHandler>();
+        }
     }
 
     private static void CountConnections(ListenOptions listen, string name)

@@ -32,6 +32,10 @@ internal sealed class TestCluster : IAsyncDisposable
     /// <c>SITEXTEST_FORWARDING_ENGINE</c> forces).</summary>
     public SiteX.Server.Configuration.ForwardingEngine? Engine { get; init; }
 
+    /// <summary>What serves HTTP/2 on the gRPC ports of every gateway this cluster starts; null: the options' default
+    /// (or the one <c>SITEXTEST_HTTP2_SERVER</c> forces).</summary>
+    public SiteX.Server.Configuration.Http2ServerEngine? Http2Server { get; init; }
+
     /// <summary>Starts a gateway serving <paramref name="selfParty"/> with the table <paramref name="routeTableJson"/>
     /// in its own file; <paramref name="grpcPort"/> 0 picks a free port.</summary>
     public async Task<TestGateway> StartGatewayAsync(string name, string selfParty, string routeTableJson, int grpcPort = 0, Action<SiteX.Server.Configuration.SiteXOptions>? configure = null)
@@ -54,6 +58,7 @@ internal sealed class TestCluster : IAsyncDisposable
             var logs = new SignalingLoggerProvider();
             var options = TestGateway.Options(selfParty, routeFile, dataDir, grpcPort);
             options.ForwardingEngine = Engine ?? options.ForwardingEngine;
+            options.Http2Server = Http2Server ?? options.Http2Server;
             configure?.Invoke(options);
             var server = SiteXServer.Create(options,
                 logging => TestGateway.ConfigureLogging(logging, _output, logs, name));

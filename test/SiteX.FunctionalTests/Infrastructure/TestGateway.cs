@@ -132,8 +132,14 @@ internal sealed class TestGateway : IAsyncDisposable
             ShutdownTimeout = TimeSpan.FromSeconds(5),
         };
         options.ForwardingEngine = ForcedEngine ?? options.ForwardingEngine;
+        options.Http2Server = ForcedHttp2Server ?? options.Http2Server;
         return options;
     }
+
+    /// <summary>What serves HTTP/2 on every test gateway's gRPC ports when <c>SITEXTEST_HTTP2_SERVER</c> names it
+    /// (<c>SiteX</c> runs the whole suite on SiteX's own server half); null: the options' default.</summary>
+    internal static Http2ServerEngine? ForcedHttp2Server { get; } =
+        Enum.TryParse<Http2ServerEngine>(Environment.GetEnvironmentVariable("SITEXTEST_HTTP2_SERVER"), ignoreCase: true, out var server) ? server : null;
 
     /// <summary>The engine every test gateway uses when <c>SITEXTEST_FORWARDING_ENGINE</c> (not <c>SITEX_*</c>, which
     /// <c>sitex</c> binds to its options) names one (to run the whole suite on YARP, <c>Yarp</c>, or on the HTTP/2

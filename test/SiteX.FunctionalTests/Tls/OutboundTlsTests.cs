@@ -27,7 +27,10 @@ public class OutboundTlsTests(ITestOutputHelper output)
     /// on YARP).</summary>
     protected virtual SiteX.Server.Configuration.ForwardingEngine? Engine => null;
 
-    private TestCluster NewCluster() => new(output) { Engine = Engine };
+    /// <summary>What serves HTTP/2 on the gateways' gRPC ports; null: the default.</summary>
+    protected virtual SiteX.Server.Configuration.Http2ServerEngine? Http2Server => null;
+
+    private TestCluster NewCluster() => new(output) { Engine = Engine, Http2Server = Http2Server };
 
     /// <summary>TLS clients (YARP's handlers, or the relay's connection pools) in use and retired.</summary>
     private static (int Active, int Retired) TlsClients(TestGateway gateway)

@@ -1,0 +1,238 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using SiteX.FunctionalTests.Infrastructure;
+using SiteX.FunctionalTests.Tls;
+using SiteX.Server.Configuration;
+using Xunit.Abstractions;
+
+namespace SiteX.FunctionalTests;
+
+// SiteX's own HTTP/2 server half (Http2Server = SiteX, ADR 0011) on the gateways' gRPC ports: every call shape through
+// it (unary, the three streaming shapes, metadata, trailers, grpc-status, deadlines, cancellation, compression, a
+// 64 MiB message), a peer that stops and comes back, inbound mutual TLS with the peer's identity from its certificate,
+// and what it answers to callers that break the protocol. SITEXTEST_HTTP2_SERVER=SiteX runs the whole suite on it.
+
+/// <summary><see cref="CallShapeTests"/> with SiteX's own HTTP/2 server at both gateways.</summary>
+public sealed class SiteXServerCallShapeTests(ITestOutputHelper output) : CallShapeTests(output)
+{
+    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.SiteX;
+}
+
+/// <summary><see cref="PeerRestartTests"/> with SiteX's own HTTP/2 server.</summary>
+public sealed class SiteXServerPeerRestartTests(ITestOutputHelper output) : PeerRestartTests(output)
+{
+    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.SiteX;
+}
+
+/// <summary><see cref="OutboundTlsTests"/> with SiteX's own HTTP/2 server on the TLS ports (client certificates, the
+/// peer's party from its certificate).</summary>
+public sealed class SiteXServerOutboundTlsTests(ITestOutputHelper output) : OutboundTlsTests(output)
+{
+    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.SiteX;
+}
+
+/// <summary>Callers that break HTTP/2 get an error that names the problem, and only the broken stream or connection
+/// pays for it.</summary>
+public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
+{
+    private const int Data = 0, Headers = 1, RstStream = 3, Settings = 4, GoAway = 7;
+    private const uint ProtocolError = 1, FrameSizeError = 6;
+
+    [Fact]
+    public async Task AConnectionWithoutTheClientPreface_GetsGoAwayNamingTheProblem()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var sites = await TwoSites.StartAsync(cluster);
+        using var peer = await RawPeer.ConnectAsync(sites.A.GrpcPort);
+
+        await peer.SendAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"));
+        var goAway = await peer.ReadUntilAsync(GoAway);
+
+        Assert.Equal(ProtocolError, BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload.AsSpan(4)));
+        Assert.Contains("client preface", Encoding.UTF8.GetString(goAway.Payload.AsSpan(8)), StringComparison.Ordinal);
+        Assert.True(await peer.ClosedAsync(), "the connection should close after GOAWAY");
+    }
+
+    [Fact]
+    public async Task AnUpperCaseHeaderName_ResetsThatStream_AndTheConnectionServesTheNextRequest()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var sites = await TwoSites.StartAsync(cluster);
+        using var peer = await RawPeer.ConnectAsync(sites.A.GrpcPort);
+        await peer.StartAsync();
+
+        await peer.SendFrameAsync(Headers, 0x5, 1, Request(("X-Bad", "1")));
+        var reset = await peer.ReadUntilAsync(RstStream);
+        await peer.SendFrameAsync(Headers, 0x5, 3, Request(("x-ptp-target-node-id", "no-such-party")));
+        var answer = await peer.ReadUntilAsync(Headers);
+
+        Assert.Equal(1, reset.StreamId);
+        Assert.Equal(ProtocolError, BinaryPrimitives.ReadUInt32BigEndian(reset.Payload));
+        Assert.Equal(3, answer.StreamId);
+        Assert.True(answer.Payload.Length > 0, "the next request got response headers");
+    }
+
+    [Fact]
+    public async Task AFrameLargerThanTheAdvertisedMaximum_GetsGoAwayFrameSizeError()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var sites = await TwoSites.StartAsync(cluster);
+        using var peer = await RawPeer.ConnectAsync(sites.A.GrpcPort);
+        await peer.StartAsync();
+
+        await peer.SendFrameAsync(Headers, 0x4, 1, Request());
+        await peer.SendFrameAsync(Data, 0, 1, new byte[20_000]);
+        var goAway = await peer.ReadUntilAsync(GoAway);
+
+        Assert.Equal(FrameSizeError, BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload.AsSpan(4)));
+        Assert.Contains("20000 bytes", Encoding.UTF8.GetString(goAway.Payload.AsSpan(8)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DataOnAStreamNeverOpened_GetsGoAwayProtocolError()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var sites = await TwoSites.StartAsync(cluster);
+        using var peer = await RawPeer.ConnectAsync(sites.A.GrpcPort);
+        await peer.StartAsync();
+
+        await peer.SendFrameAsync(Data, 0, 5, new byte[10]);
+        var goAway = await peer.ReadUntilAsync(GoAway);
+
+        Assert.Equal(ProtocolError, BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload.AsSpan(4)));
+        Assert.Contains("never opened", Encoding.UTF8.GetString(goAway.Payload.AsSpan(8)), StringComparison.Ordinal);
+        cluster.AssertNoUnexpectedErrors();
+    }
+
+    /// <summary>A gRPC request header block (HPACK literals without indexing, no Huffman) with extra fields.</summary>
+    private static byte[] Request(params (string Name, string Value)[] extra)
+    {
+        var block = new List<byte>();
+        void Literal(string name, string value)
+        {
+            block.Add(0x00);
+            block.Add((byte)name.Length);
+            block.AddRange(Encoding.ASCII.GetBytes(name));
+            block.Add((byte)value.Length);
+            block.AddRange(Encoding.ASCII.GetBytes(value));
+        }
+
+        Literal(":method", "POST");
+        Literal(":scheme", "http");
+        Literal(":path", "/org.ppc.ptp.PrivateTransferProtocol/invoke");
+        Literal(":authority", "localhost");
+        Literal("content-type", "application/grpc");
+        Literal("te", "trailers");
+        foreach (var (name, value) in extra)
+        {
+            Literal(name, value);
+        }
+
+        return [.. block];
+    }
+
+    private sealed record Frame(int Type, int Flags, int StreamId, byte[] Payload);
+
+    /// <summary>An HTTP/2 client that writes frames by hand over a loopback socket.</summary>
+    private sealed class RawPeer : IDisposable
+    {
+        private readonly Socket _socket;
+        private readonly NetworkStream _stream;
+
+        private RawPeer(Socket socket)
+        {
+            _socket = socket;
+            _stream = new NetworkStream(socket, ownsSocket: false);
+        }
+
+        public static async Task<RawPeer> ConnectAsync(int port)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(System.Net.IPAddress.Loopback, port).DefaultTimeout();
+            return new RawPeer(socket);
+        }
+
+        /// <summary>The client preface and an empty SETTINGS frame.</summary>
+        public async Task StartAsync()
+        {
+            await SendAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+            await SendFrameAsync(Settings, 0, 0, []);
+        }
+
+        public Task SendAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask().DefaultTimeout();
+
+        public Task SendFrameAsync(int type, int flags, int streamId, byte[] payload)
+        {
+            var frame = new byte[9 + payload.Length];
+            frame[0] = (byte)(payload.Length >> 16);
+            frame[1] = (byte)(payload.Length >> 8);
+            frame[2] = (byte)payload.Length;
+            frame[3] = (byte)type;
+            frame[4] = (byte)flags;
+            BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
+            payload.CopyTo(frame, 9);
+            return SendAsync(frame);
+        }
+
+        /// <summary>Reads frames until one of <paramref name="type"/> (others are skipped).</summary>
+        public async Task<Frame> ReadUntilAsync(int type)
+        {
+            while (true)
+            {
+                var frame = await ReadFrameAsync().DefaultTimeout() ?? throw new InvalidOperationException($"the connection closed before a frame of type {type}");
+                if (frame.Type == type)
+                {
+                    return frame;
+                }
+            }
+        }
+
+        /// <summary>True when the server closes the connection (reads end) within the timeout.</summary>
+        public async Task<bool> ClosedAsync()
+        {
+            while (await ReadFrameAsync().DefaultTimeout() is not null)
+            {
+            }
+
+            return true;
+        }
+
+        private async Task<Frame?> ReadFrameAsync()
+        {
+            var header = new byte[9];
+            if (!await ReadExactlyAsync(header))
+            {
+                return null;
+            }
+
+            var length = (header[0] << 16) | (header[1] << 8) | header[2];
+            var payload = new byte[length];
+            if (!await ReadExactlyAsync(payload))
+            {
+                return null;
+            }
+
+            return new Frame(header[3], header[4], BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & 0x7FFF_FFFF, payload);
+        }
+
+        private async Task<bool> ReadExactlyAsync(byte[] buffer)
+        {
+            try
+            {
+                await _stream.ReadExactlyAsync(buffer);
+                return true;
+            }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException)
+            {
+                return false;
+            }
+        }
+
+        public void Dispose()
+        {
+            _stream.Dispose();
+            _socket.Dispose();
+        }
+    }
+}
