@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using Google.Protobuf;
 using SiteX.FunctionalTests.Infrastructure;
 using SiteX.FunctionalTests.Tls;
 using SiteX.Server.Configuration;
@@ -36,7 +37,7 @@ public sealed class SiteXServerOutboundTlsTests(ITestOutputHelper output) : Outb
 /// pays for it.</summary>
 public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
 {
-    private const int Data = 0, Headers = 1, RstStream = 3, Settings = 4, GoAway = 7;
+    private const int Data = 0, Headers = 1, RstStream = 3, Settings = 4, GoAway = 7, WindowUpdate = 8;
     private const uint ProtocolError = 1, FrameSizeError = 6;
 
     [Fact]
@@ -105,8 +106,71 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
         cluster.AssertNoUnexpectedErrors();
     }
 
+    [Fact]
+    public async Task AResponseLargerThanTheCallersWindow_StaysWithinIt_AndItsTrailersComeLast()
+    {
+        const int window = 4096;
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var sites = await TwoSites.StartAsync(cluster);
+        using var peer = await RawPeer.ConnectAsync(sites.A.GrpcPort);
+        var settings = new byte[6];
+        BinaryPrimitives.WriteUInt16BigEndian(settings, 4); // SETTINGS_INITIAL_WINDOW_SIZE
+        BinaryPrimitives.WriteUInt32BigEndian(settings.AsSpan(2), window);
+        await peer.StartAsync(settings);
+        var message = new SiteX.Samples.V1.EchoRequest { Text = "windowed", Payload = ByteString.CopyFrom(new byte[200_000]) }.ToByteArray();
+        var body = new byte[5 + message.Length];
+        BinaryPrimitives.WriteInt32BigEndian(body.AsSpan(1), message.Length);
+        message.CopyTo(body, 5);
+
+        await peer.SendFrameAsync(Headers, 0x4, 1, Request("/sitex.samples.v1.Echo/Unary", ("x-ptp-target-node-id", TwoSites.PartyB), ("x-ptp-target-component-name", "echo")));
+        for (var offset = 0; offset < body.Length; offset += 16_384)
+        {
+            var part = body.AsSpan(offset, Math.Min(16_384, body.Length - offset)).ToArray();
+            await peer.SendFrameAsync(Data, offset + part.Length == body.Length ? 0x1 : 0, 1, part);
+        }
+
+        var (order, received, credit, lowestCredit) = (new List<string>(), 0, window, window);
+        while (true)
+        {
+            var frame = await peer.ReadUntilAsync(Headers, Data, RstStream);
+            Assert.Equal(1, frame.StreamId);
+            if (frame.Type == RstStream)
+            {
+                Assert.Fail($"the stream was reset ({BinaryPrimitives.ReadUInt32BigEndian(frame.Payload)})");
+            }
+
+            order.Add(frame.Type == Data ? "data" : "headers");
+            if (frame.Type == Data && frame.Payload.Length > 0)
+            {
+                // Granted back one frame at a time: the server may never have more than `window` bytes outstanding.
+                credit -= frame.Payload.Length;
+                lowestCredit = Math.Min(lowestCredit, credit);
+                received += frame.Payload.Length;
+                credit += frame.Payload.Length;
+                var increment = new byte[4];
+                BinaryPrimitives.WriteInt32BigEndian(increment, frame.Payload.Length);
+                await peer.SendFrameAsync(WindowUpdate, 0, 1, increment);
+                await peer.SendFrameAsync(WindowUpdate, 0, 0, increment);
+            }
+
+            if ((frame.Flags & 0x1) != 0)
+            {
+                break;
+            }
+        }
+
+        Assert.True(received > 200_000, $"{received} bytes of response body");
+        Assert.True(lowestCredit >= 0, $"the server sent {-lowestCredit} bytes beyond the {window}-byte stream window");
+        Assert.Equal("headers", order[0]);
+        Assert.Equal("headers", order[^1]); // the trailers, with END_STREAM, after every byte of the body
+        Assert.All(order.Skip(1).SkipLast(1), kind => Assert.Equal("data", kind));
+        cluster.AssertNoUnexpectedErrors();
+    }
+
     /// <summary>A gRPC request header block (HPACK literals without indexing, no Huffman) with extra fields.</summary>
-    private static byte[] Request(params (string Name, string Value)[] extra)
+    private static byte[] Request(params (string Name, string Value)[] extra) => Request("/org.ppc.ptp.PrivateTransferProtocol/invoke", extra);
+
+    private static byte[] Request(string path, params (string Name, string Value)[] extra)
     {
         var block = new List<byte>();
         void Literal(string name, string value)
@@ -120,7 +184,7 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
 
         Literal(":method", "POST");
         Literal(":scheme", "http");
-        Literal(":path", "/org.ppc.ptp.PrivateTransferProtocol/invoke");
+        Literal(":path", path);
         Literal(":authority", "localhost");
         Literal("content-type", "application/grpc");
         Literal("te", "trailers");
@@ -153,11 +217,11 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
             return new RawPeer(socket);
         }
 
-        /// <summary>The client preface and an empty SETTINGS frame.</summary>
-        public async Task StartAsync()
+        /// <summary>The client preface and a SETTINGS frame (empty unless <paramref name="settings"/> is given).</summary>
+        public async Task StartAsync(byte[]? settings = null)
         {
             await SendAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
-            await SendFrameAsync(Settings, 0, 0, []);
+            await SendFrameAsync(Settings, 0, 0, settings ?? []);
         }
 
         public Task SendAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask().DefaultTimeout();
@@ -175,13 +239,13 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
             return SendAsync(frame);
         }
 
-        /// <summary>Reads frames until one of <paramref name="type"/> (others are skipped).</summary>
-        public async Task<Frame> ReadUntilAsync(int type)
+        /// <summary>Reads frames until one of <paramref name="types"/> (others are skipped).</summary>
+        public async Task<Frame> ReadUntilAsync(params int[] types)
         {
             while (true)
             {
-                var frame = await ReadFrameAsync().DefaultTimeout() ?? throw new InvalidOperationException($"the connection closed before a frame of type {type}");
-                if (frame.Type == type)
+                var frame = await ReadFrameAsync().DefaultTimeout() ?? throw new InvalidOperationException($"the connection closed before a frame of type {string.Join(" or ", types)}");
+                if (types.Contains(frame.Type))
                 {
                     return frame;
                 }

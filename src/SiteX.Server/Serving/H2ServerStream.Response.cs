@@ -10,6 +10,10 @@ internal sealed partial class H2ServerStream
 {
     private const int ChunkSize = 32 * 1024;
 
+    /// <summary>Chunks of the usual size come from a pool of their own: with many responses in flight, each holding a
+    /// chunk or two while it waits for window, the shared pool's per-core caches run dry and every rent allocates.</summary>
+    private static readonly ArrayPool<byte> s_chunks = ArrayPool<byte>.Create(ChunkSize, 512);
+
     /// <summary>Body bytes a stream may keep waiting for the caller's window before its flushes wait too.</summary>
     private const int MaxPendingBytes = 256 * 1024;
 
@@ -57,13 +61,28 @@ internal sealed partial class H2ServerStream
             }
             else
             {
-                ArrayPool<byte>.Shared.Return(_chunk);
+                ReturnChunk(_chunk);
             }
         }
 
-        _chunk = ArrayPool<byte>.Shared.Rent(Math.Max(sizeHint, ChunkSize));
+        _chunk = RentChunk(sizeHint);
         _chunkLength = 0;
         return _chunk;
+    }
+
+    private static byte[] RentChunk(int sizeHint) =>
+        sizeHint <= ChunkSize ? s_chunks.Rent(ChunkSize) : ArrayPool<byte>.Shared.Rent(sizeHint);
+
+    private static void ReturnChunk(byte[] array)
+    {
+        if (array.Length == ChunkSize)
+        {
+            s_chunks.Return(array);
+        }
+        else
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
     }
 
     private void AdvanceResponse(int bytes)
@@ -195,7 +214,7 @@ internal sealed partial class H2ServerStream
             {
                 if (owned && array != _chunk)
                 {
-                    ArrayPool<byte>.Shared.Return(array);
+                    ReturnChunk(array);
                 }
 
                 return true;
@@ -230,6 +249,32 @@ internal sealed partial class H2ServerStream
         return written;
     }
 
+    /// <summary>Writes <paramref name="payload"/> as one DATA frame straight into the connection's output, when the
+    /// response has started, nothing written before it waits, and the windows and frame size allow; false otherwise
+    /// (the caller then writes it through the body writer). The caller flushes as usual.</summary>
+    public bool TryWriteData(ReadOnlySpan<byte> payload)
+    {
+        if (_unflushed != 0)
+        {
+            return false;
+        }
+
+        lock (Output.Gate)
+        {
+            if (!_headersWritten || ResponseClosed || Output.IsClosed || _pending.Count > 0 || payload.Length > Output.PeerMaxFrameSize
+                || payload.Length > SendWindow || payload.Length > Output.SendWindow)
+            {
+                return false;
+            }
+
+            payload.CopyTo(Output.BeginFrame(H2FrameType.Data, 0, Id, payload.Length));
+            Output.Commit(payload.Length);
+            SendWindow -= payload.Length;
+            Output.SendWindow -= payload.Length;
+            return true;
+        }
+    }
+
     /// <summary>Sends what waits for window, now that a window grew (read loop, under the output gate). Returns the
     /// flush to complete (outside the gate) when all of it went.</summary>
     public TaskCompletionSource<FlushResult>? SendPendingLocked()
@@ -246,7 +291,7 @@ internal sealed partial class H2ServerStream
             }
 
             _pending.Dequeue();
-            ArrayPool<byte>.Shared.Return(item.Array);
+            ReturnChunk(item.Array);
         }
 
         return TakeWindowWaiter();
@@ -407,7 +452,7 @@ internal sealed partial class H2ServerStream
         _closedForSending = true;
         while (_pending.TryDequeue(out var item))
         {
-            ArrayPool<byte>.Shared.Return(item.Array);
+            ReturnChunk(item.Array);
         }
 
         _pendingBytes = 0;
@@ -432,7 +477,7 @@ internal sealed partial class H2ServerStream
     {
         foreach (var (array, _) in _filled)
         {
-            ArrayPool<byte>.Shared.Return(array);
+            ReturnChunk(array);
         }
 
         _filled.Clear();
@@ -444,7 +489,7 @@ internal sealed partial class H2ServerStream
     {
         if (_chunk is not null && _chunkLength == 0)
         {
-            ArrayPool<byte>.Shared.Return(_chunk);
+            ReturnChunk(_chunk);
             _chunk = null;
         }
     }

@@ -31,6 +31,7 @@ internal sealed partial class H2ServerStream :
     IHttpRequestIdentifierFeature,
     IHttpMaxRequestBodySizeFeature,
     IThreadPoolWorkItem,
+    IDirectDataWriter,
     IDisposable
 {
     private readonly H2ServerConnection _connection;

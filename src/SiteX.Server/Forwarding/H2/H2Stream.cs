@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using SiteX.Server.Serving;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding.H2;
@@ -33,6 +34,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
     private readonly AsyncSignal _sendSignal = new();
     private readonly bool _inlineCompletion;
     private readonly bool _flushAtEnd;
+    private readonly IDirectDataWriter? _direct;
 
     // Response side, under _lock.
     private DecodeTarget _target;
@@ -62,6 +64,9 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
         // last chunk of a chunked HTTP/1.1 one. An HTTP/1.1 response with Content-Length has no such suffix: bytes
         // written with GetSpan/Advance and not flushed stay in the connection's pipe when the request completes.
         _flushAtEnd = !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol);
+
+        // Only when nothing replaced the response body (a wrapper would be bypassed).
+        _direct = context.Features.Get<IHttpResponseBodyFeature>() as IDirectDataWriter;
     }
 
     private enum DecodeTarget
@@ -232,10 +237,16 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
             }
             else if (payload.Length > 0)
             {
-                var writer = _context.Response.BodyWriter;
-                var span = writer.GetSpan(payload.Length);
-                payload.CopyTo(span);
-                writer.Advance(payload.Length);
+                // SiteX's own server takes the payload straight into the caller's connection as a DATA frame when
+                // nothing is buffered before it and the windows allow (one copy instead of two).
+                if (_direct is null || !_direct.TryWriteData(payload))
+                {
+                    var writer = _context.Response.BodyWriter;
+                    var span = writer.GetSpan(payload.Length);
+                    payload.CopyTo(span);
+                    writer.Advance(payload.Length);
+                }
+
                 _unflushed += payload.Length;
                 ResponseBytes += payload.Length;
             }
