@@ -167,6 +167,21 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
         cluster.AssertNoUnexpectedErrors();
     }
 
+    [Fact]
+    public async Task AConnectionWithoutRequestsForTheIdleTimeout_GetsGoAwayAndIsClosed()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var gateway = await cluster.StartGatewayAsync("A", TwoSites.PartyA, RouteJson.Osx(TwoSites.PartyA), configure: o => o.IdleTimeout = TimeSpan.FromSeconds(1));
+        using var peer = await RawPeer.ConnectAsync(gateway.GrpcPort);
+        await peer.StartAsync();
+
+        var goAway = await peer.ReadUntilAsync(GoAway);
+
+        Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload.AsSpan(4))); // NO_ERROR
+        Assert.Equal(0, BinaryPrimitives.ReadInt32BigEndian(goAway.Payload)); // no stream was opened
+        Assert.True(await peer.ClosedAsync(), "the connection should close after GOAWAY");
+    }
+
     /// <summary>A gRPC request header block (HPACK literals without indexing, no Huffman) with extra fields.</summary>
     private static byte[] Request(params (string Name, string Value)[] extra) => Request("/org.ppc.ptp.PrivateTransferProtocol/invoke", extra);
 

@@ -12,7 +12,7 @@ using SiteX.Server.Forwarding.H2;
 namespace SiteX.Server.Serving;
 
 /// <summary>What an <see cref="H2ServerConnection"/> advertises and enforces.</summary>
-internal sealed record H2ServerLimits(int MaxConcurrentStreams, int StreamWindow, int ConnectionWindow, int MaxHeaderListSize)
+internal sealed record H2ServerLimits(int MaxConcurrentStreams, int StreamWindow, int ConnectionWindow, int MaxHeaderListSize, TimeSpan IdleTimeout)
 {
     /// <summary>The largest header block (HEADERS and CONTINUATION payloads together) taken before decoding.</summary>
     public int MaxHeaderBlockSize => MaxHeaderListSize;
@@ -59,6 +59,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     private bool _settingsReceived;
     private bool _goingAway;
     private bool _readLoopDone;
+    private long _lastActive = Environment.TickCount64;
 
     // The header block being received (HEADERS without END_HEADERS, then CONTINUATION frames).
     private byte[]? _headerBlock;
@@ -106,6 +107,10 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     public async Task ProcessAsync()
     {
         using var shutdown = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested.Register(static s => ((H2ServerConnection)s!).GoAway(), this);
+
+        // A connection with no request for IdleTimeout is closed with GOAWAY (Kestrel's keep-alive timeout).
+        var check = TimeSpan.FromTicks(Math.Clamp(_limits.IdleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromMinutes(1).Ticks));
+        using var idle = new Timer(static s => ((H2ServerConnection)s!).CheckIdle(), this, check, check);
         WriteSettings();
         Output.Flush();
         var input = _connection.Transport.Input;
@@ -150,6 +155,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
                 }
 
                 Output.Flush();
+                Volatile.Write(ref _lastActive, Environment.TickCount64);
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -230,6 +236,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             stream.ReleaseBuffers();
             OnResponseEnded(stream);
             stream.Dispose();
+            Volatile.Write(ref _lastActive, Environment.TickCount64);
             if (Interlocked.Decrement(ref _activeRequests) == 0 && (Volatile.Read(ref _readLoopDone) || Volatile.Read(ref _goingAway)))
             {
                 _idle.TrySetResult();
@@ -309,6 +316,14 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     {
         var total = Interlocked.Add(ref credit, length);
         return total >= threshold ? Interlocked.Exchange(ref credit, 0) : 0;
+    }
+
+    private void CheckIdle()
+    {
+        if (Volatile.Read(ref _activeRequests) == 0 && Environment.TickCount64 - Volatile.Read(ref _lastActive) >= _limits.IdleTimeout.TotalMilliseconds)
+        {
+            GoAway();
+        }
     }
 
     private void GoAway()

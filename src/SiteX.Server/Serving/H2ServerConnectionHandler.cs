@@ -10,7 +10,7 @@ namespace SiteX.Server.Serving;
 internal sealed class H2ServerConnectionHandler(H2ServerApplication application, IOptions<SiteXOptions> options, ILogger<H2ServerConnection> logger) : ConnectionHandler
 {
     /// <summary>The limits Kestrel's HTTP/2 has in SiteX (SiteXServer), so both engines behave alike.</summary>
-    private readonly H2ServerLimits _limits = new(MaxConcurrentStreams: 1000, StreamWindow: 1024 * 1024, ConnectionWindow: 4 * 1024 * 1024, MaxHeaderListSize: 64 * 1024);
+    private readonly H2ServerLimits _limits = new(MaxConcurrentStreams: 1000, StreamWindow: 1024 * 1024, ConnectionWindow: 4 * 1024 * 1024, MaxHeaderListSize: 64 * 1024, options.Value.IdleTimeout);
 
     public override Task OnConnectedAsync(ConnectionContext connection) =>
         new H2ServerConnection(connection, application.Runner, _limits, logger).ProcessAsync();
