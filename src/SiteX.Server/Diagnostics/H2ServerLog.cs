@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace SiteX.Server.Diagnostics;
 
 /// <summary>Events of SiteX's own HTTP/2 server half (<see cref="Serving.H2ServerConnection"/>), ids 1140-1149 (part of
-/// the forwarding range). Next free id: 1144.</summary>
+/// the forwarding range). Next free id: 1145.</summary>
 internal static partial class H2ServerLog
 {
     [LoggerMessage(1140, LogLevel.Information, "HTTP/2 connection {ConnectionId} ended by a protocol error of the caller ({Code}): {Reason}", EventName = "H2ServerProtocolError")]
@@ -17,4 +17,7 @@ internal static partial class H2ServerLog
 
     [LoggerMessage(1143, LogLevel.Error, "HTTP/2 connection {ConnectionId} stream {StreamId}: the request failed unexpectedly", EventName = "H2ServerRequestFailed")]
     public static partial void RequestFailed(ILogger logger, string connectionId, int streamId, Exception exception);
+
+    [LoggerMessage(1144, LogLevel.Error, "HTTP/2 connection {ConnectionId} failed unexpectedly; its requests were aborted", EventName = "H2ServerConnectionFailed")]
+    public static partial void ConnectionFailed(ILogger logger, string connectionId, Exception exception);
 }

@@ -178,6 +178,13 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         {
             failure = ex;
         }
+        catch (Exception ex)
+        {
+            // A fault of this server, not of the caller: the caller learns only that the connection failed.
+            failure = ex;
+            H2ServerLog.ConnectionFailed(_logger, ConnectionId, ex);
+            SendGoAway(H2ErrorCode.InternalError, "the server failed; retry on a new connection");
+        }
         finally
         {
             await input.CompleteAsync().ConfigureAwait(false);
@@ -649,12 +656,20 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     {
         if (streamId <= _lastStreamId)
         {
-            // Trailers of a request still being received end it; anything else on an old stream is an error.
+            // Trailers of a request still being received end it. A stream this side already ended was reset (or its
+            // request had ended): frames in flight on it are ignored (RFC 9113 section 5.1), after decoding the block,
+            // which the HPACK state needs.
             var existing = Find(streamId);
             _decoder.Decode(block, _ignoredHeaders);
-            if (existing is null || existing.RequestClosed)
+            if (existing is null)
             {
-                throw new H2ProtocolException(H2ErrorCode.StreamClosed, $"HEADERS on stream {streamId}, which is closed");
+                return;
+            }
+
+            if (existing.RequestClosed)
+            {
+                ResetStream(existing, H2ErrorCode.StreamClosed, "HEADERS after the end of the request");
+                return;
             }
 
             if (!endStream)
