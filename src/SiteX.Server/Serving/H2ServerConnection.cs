@@ -585,16 +585,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"HEADERS on stream {streamId}: client streams have odd ids");
         }
 
-        payload = RemovePadding(flags, payload, H2FrameType.Headers);
-        if ((flags & H2Frame.PriorityFlag) != 0)
-        {
-            if (payload.Length < 5)
-            {
-                throw new H2ProtocolException(H2ErrorCode.FrameSizeError, "a HEADERS frame too short for its priority fields");
-            }
-
-            payload = payload[5..];
-        }
+        payload = H2Frame.HeaderBlockFragment(flags, payload, "the caller sent");
 
         var endStream = (flags & H2Frame.EndStream) != 0;
         if ((flags & H2Frame.EndHeaders) != 0)
@@ -964,21 +955,6 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         {
             throw new H2ProtocolException(H2ErrorCode.FrameSizeError, $"a {type} frame of {payload.Length} bytes (expected {length})");
         }
-    }
-
-    private static ReadOnlySpan<byte> RemovePadding(byte flags, ReadOnlySpan<byte> payload, H2FrameType type)
-    {
-        if ((flags & H2Frame.Padded) == 0)
-        {
-            return payload;
-        }
-
-        if (payload.Length == 0 || payload[0] >= payload.Length)
-        {
-            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"{type} padding longer than the frame");
-        }
-
-        return payload[1..^payload[0]];
     }
 
     private sealed class IgnoredHeaders : IHpackHeaderHandler

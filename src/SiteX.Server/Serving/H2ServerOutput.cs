@@ -84,15 +84,8 @@ internal sealed class H2ServerOutput(PipeWriter transport)
                 return;
             }
 
-            _unflushed = false;
-            _flushIssuedAt = _committed;
-            try
+            if (!TryStartFlushLocked(out flush))
             {
-                flush = transport.FlushAsync();
-            }
-            catch (Exception)
-            {
-                CloseLocked();
                 return;
             }
 
@@ -147,6 +140,25 @@ internal sealed class H2ServerOutput(PipeWriter transport)
         _flushed = null;
     }
 
+    /// <summary>Hands everything written so far to the transport (under <see cref="Gate"/>); false when the transport
+    /// failed, and the output is then closed.</summary>
+    private bool TryStartFlushLocked(out ValueTask<FlushResult> flush)
+    {
+        _unflushed = false;
+        _flushIssuedAt = _committed;
+        try
+        {
+            flush = transport.FlushAsync();
+            return true;
+        }
+        catch (Exception)
+        {
+            flush = default;
+            CloseLocked();
+            return false;
+        }
+    }
+
     private async Task FlushLoopAsync(ValueTask<FlushResult> flush)
     {
         while (true)
@@ -174,15 +186,8 @@ internal sealed class H2ServerOutput(PipeWriter transport)
                 _flushedUpTo = _flushIssuedAt;
                 if (_unflushed)
                 {
-                    _unflushed = false;
-                    _flushIssuedAt = _committed;
-                    try
+                    if (!TryStartFlushLocked(out flush))
                     {
-                        flush = transport.FlushAsync();
-                    }
-                    catch (Exception)
-                    {
-                        CloseLocked();
                         return;
                     }
 

@@ -81,9 +81,10 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
             return;
         }
 
-        var headerName = HeaderName(name);
+        var headerName = H2HeaderStrings.Name(name);
         var headers = RequestHeaders;
-        headers[headerName] = headers.TryGetValue(headerName, out var existing) ? Append(existing, Latin1(value)) : Latin1(value);
+        var headerValue = H2HeaderStrings.Value(value);
+        headers[headerName] = headers.TryGetValue(headerName, out var existing) ? Append(existing, headerValue) : headerValue;
     }
 
     private void OnPseudoHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
@@ -230,18 +231,6 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
 
         _requestPipe.Reader.Complete();
     }
-
-    private static string HeaderName(ReadOnlySpan<byte> name) => name switch
-    {
-        _ when name.SequenceEqual("content-type"u8) => "content-type",
-        _ when name.SequenceEqual("te"u8) => "te",
-        _ when name.SequenceEqual("grpc-timeout"u8) => "grpc-timeout",
-        _ when name.SequenceEqual("grpc-encoding"u8) => "grpc-encoding",
-        _ when name.SequenceEqual("grpc-accept-encoding"u8) => "grpc-accept-encoding",
-        _ when name.SequenceEqual("user-agent"u8) => "user-agent",
-        _ when name.SequenceEqual("content-length"u8) => "content-length",
-        _ => Latin1(name),
-    };
 
     private static readonly SearchValues<byte> s_headerNameBytes = SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"u8);
 

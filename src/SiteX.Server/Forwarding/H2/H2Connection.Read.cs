@@ -59,6 +59,8 @@ internal sealed partial class H2Connection
         BinaryPrimitives.WriteUInt32BigEndian(destination[2..], (uint)value);
     }
 
+    private const string NextHopSent = "the next hop sent";
+
     private async Task ReadLoopAsync()
     {
         var buffer = new byte[ReadBufferSize];
@@ -191,24 +193,9 @@ internal sealed partial class H2Connection
         }
     }
 
-    private static ReadOnlySpan<byte> RemovePadding(byte flags, ReadOnlySpan<byte> payload, H2FrameType type)
-    {
-        if ((flags & H2Frame.Padded) == 0)
-        {
-            return payload;
-        }
-
-        if (payload.Length == 0 || payload[0] >= payload.Length)
-        {
-            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"the next hop sent a {type} frame with invalid padding");
-        }
-
-        return payload[1..(payload.Length - payload[0])];
-    }
-
     private void OnData(byte flags, int streamId, ReadOnlySpan<byte> payload)
     {
-        var data = RemovePadding(flags, payload, H2FrameType.Data);
+        var data = H2Frame.RemovePadding(flags, payload, H2FrameType.Data, NextHopSent);
         _connectionUnacked += payload.Length;
         if (StreamOrNull(streamId) is not { } stream)
         {
@@ -225,16 +212,7 @@ internal sealed partial class H2Connection
 
     private void OnHeaders(byte flags, int streamId, ReadOnlySpan<byte> payload)
     {
-        var block = RemovePadding(flags, payload, H2FrameType.Headers);
-        if ((flags & H2Frame.PriorityFlag) != 0)
-        {
-            if (block.Length < 5)
-            {
-                throw new H2ProtocolException(H2ErrorCode.FrameSizeError, "the next hop sent a HEADERS frame too short for its priority fields");
-            }
-
-            block = block[5..];
-        }
+        var block = H2Frame.HeaderBlockFragment(flags, payload, NextHopSent);
 
         var endStream = (flags & H2Frame.EndStream) != 0;
         if ((flags & H2Frame.EndHeaders) != 0)

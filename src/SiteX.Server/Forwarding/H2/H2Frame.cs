@@ -74,4 +74,38 @@ internal static class H2Frame
     public static (int Length, H2FrameType Type, byte Flags, int StreamId) ReadHeader(ReadOnlySpan<byte> source) =>
         ((source[0] << 16) | (source[1] << 8) | source[2], (H2FrameType)source[3], source[4],
             (int)(BinaryPrimitives.ReadUInt32BigEndian(source[5..]) & 0x7FFF_FFFF));
+
+    /// <summary>The payload of a DATA or HEADERS frame without its padding (RFC 9113 sections 6.1 and 6.2).
+    /// <paramref name="sender"/> starts the error message ("the next hop sent", "the caller sent").</summary>
+    public static ReadOnlySpan<byte> RemovePadding(byte flags, ReadOnlySpan<byte> payload, H2FrameType type, string sender)
+    {
+        if ((flags & Padded) == 0)
+        {
+            return payload;
+        }
+
+        if (payload.Length == 0 || payload[0] >= payload.Length)
+        {
+            throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"{sender} a {type} frame with invalid padding");
+        }
+
+        return payload[1..(payload.Length - payload[0])];
+    }
+
+    /// <summary>The header block fragment of a HEADERS frame: without padding and priority fields.</summary>
+    public static ReadOnlySpan<byte> HeaderBlockFragment(byte flags, ReadOnlySpan<byte> payload, string sender)
+    {
+        var block = RemovePadding(flags, payload, H2FrameType.Headers, sender);
+        if ((flags & PriorityFlag) == 0)
+        {
+            return block;
+        }
+
+        if (block.Length < 5)
+        {
+            throw new H2ProtocolException(H2ErrorCode.FrameSizeError, $"{sender} a HEADERS frame too short for its priority fields");
+        }
+
+        return block[5..];
+    }
 }

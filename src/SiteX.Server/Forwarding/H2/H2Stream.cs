@@ -380,29 +380,4 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
 
     /// <summary>Wakes the request side when it waits for send window (under the connection's gate or not).</summary>
     public void WakeSender() => _sendSignal.Set();
-
-    private static class H2HeaderStrings
-    {
-        public static string Name(ReadOnlySpan<byte> name) => name switch
-        {
-            _ when name.SequenceEqual("content-type"u8) => "content-type",
-            _ when name.SequenceEqual("grpc-status"u8) => "grpc-status",
-            _ when name.SequenceEqual("grpc-message"u8) => "grpc-message",
-            _ when name.SequenceEqual("grpc-encoding"u8) => "grpc-encoding",
-            _ when name.SequenceEqual("grpc-accept-encoding"u8) => "grpc-accept-encoding",
-            _ when name.SequenceEqual("date"u8) => "date",
-            _ when name.SequenceEqual("server"u8) => "server",
-            _ => Encoding.Latin1.GetString(name),
-        };
-
-        public static string Value(ReadOnlySpan<byte> value) => value switch
-        {
-            _ when value.SequenceEqual("application/grpc"u8) => "application/grpc",
-            _ when value.SequenceEqual("0"u8) => "0",
-            _ when value.SequenceEqual("identity"u8) => "identity",
-            _ when value.SequenceEqual("gzip"u8) => "gzip",
-            _ when value.SequenceEqual("Kestrel"u8) => "Kestrel",
-            _ => Encoding.Latin1.GetString(value),
-        };
-    }
 }
