@@ -15,9 +15,10 @@ namespace SiteX.Server.Serving;
 /// </summary>
 /// <remarks>
 /// The request body arrives in a pipe the connection writes DATA into; the windows the caller may send in are credited
-/// back as the application reads (<see cref="RequestBodyReader"/>). The response body is kept in pooled chunks until
-/// a flush, which writes it as DATA frames into the connection's output as far as the caller's windows allow; the
-/// rest waits for WINDOW_UPDATE, and the flush completes when it is sent.
+/// back as the application examines it (<see cref="RequestBodyReader"/>). The response body is kept in pooled chunks
+/// until a flush, which writes it as DATA frames into the connection's output as far as the caller's windows allow;
+/// the rest waits for WINDOW_UPDATE, and a flush waits for it only when more than 256 KiB wait. The HTTP/2 relay
+/// writes the next hop's DATA straight into the output instead (<see cref="IDirectDataWriter"/>).
 /// </remarks>
 internal sealed partial class H2ServerStream :
     IHttpRequestFeature,
