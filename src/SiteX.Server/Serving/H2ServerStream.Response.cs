@@ -176,13 +176,13 @@ internal sealed partial class H2ServerStream
         {
             if (SendLocked(_chunk, _chunkLength, owned: true))
             {
-                _chunkLength = 0; // sent: the chunk is reused
+                // Sent: back to the pool, so a long-lived stream between messages holds no chunk (10 000 open streams
+                // would otherwise hold 320 MiB).
+                ReturnChunk(_chunk);
             }
-            else
-            {
-                _chunk = null; // queued: the queue owns it now
-                _chunkLength = 0;
-            }
+
+            _chunk = null; // sent and returned, or queued (the queue owns it now)
+            _chunkLength = 0;
         }
 
         _unflushed = 0;
