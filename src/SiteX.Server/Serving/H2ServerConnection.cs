@@ -32,6 +32,7 @@ internal sealed record H2ServerLimits(int MaxConcurrentStreams, int StreamWindow
 internal sealed class H2ServerConnection : IHttpConnectionFeature
 {
     private const int PrefaceLength = 24;
+    private const string CallerSent = "the caller sent";
 
     /// <summary>How long a new connection may take to send the client preface and its SETTINGS.</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
@@ -271,13 +272,12 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             if (streamCredit > 0 && !stream.ResponseClosed)
             {
                 stream.GrantReceiveWindow(streamCredit);
-                WriteWindowUpdate(stream.Id, streamCredit);
+                Output.WriteWindowUpdate(stream.Id, streamCredit);
             }
 
             if (connectionCredit > 0)
             {
-                Interlocked.Add(ref _receiveWindow, connectionCredit);
-                WriteWindowUpdate(0, connectionCredit);
+                GrantConnectionLocked(connectionCredit);
             }
         }
 
@@ -308,7 +308,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             _waitingForWindow.Remove(stream);
             if (!stream.RequestClosed && !Output.IsClosed)
             {
-                Output.WriteFrame(H2FrameType.RstStream, 0, stream.Id, ErrorCode(H2ErrorCode.NoError));
+                Output.WriteRstStream(stream.Id, H2ErrorCode.NoError);
                 flush = true;
             }
         }
@@ -319,7 +319,9 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         }
     }
 
-    private static int TakeCredit(ref int credit, int length, int threshold)
+    /// <summary>Adds <paramref name="length"/> to <paramref name="credit"/>; once it reached <paramref name="threshold"/>,
+    /// takes all of it (to send as WINDOW_UPDATE), else returns 0.</summary>
+    internal static int TakeCredit(ref int credit, int length, int threshold)
     {
         var total = Interlocked.Add(ref credit, length);
         return total >= threshold ? Interlocked.Exchange(ref credit, 0) : 0;
@@ -377,37 +379,24 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     private void WriteSettings()
     {
         Span<byte> settings = stackalloc byte[18];
-        WriteSetting(settings, H2Frame.SettingsMaxConcurrentStreams, _limits.MaxConcurrentStreams);
-        WriteSetting(settings[6..], H2Frame.SettingsInitialWindowSize, _limits.StreamWindow);
-        WriteSetting(settings[12..], H2Frame.SettingsMaxHeaderListSize, _limits.MaxHeaderListSize);
+        H2Frame.WriteSetting(settings, H2Frame.SettingsMaxConcurrentStreams, _limits.MaxConcurrentStreams);
+        H2Frame.WriteSetting(settings[6..], H2Frame.SettingsInitialWindowSize, _limits.StreamWindow);
+        H2Frame.WriteSetting(settings[12..], H2Frame.SettingsMaxHeaderListSize, _limits.MaxHeaderListSize);
         lock (Output.Gate)
         {
             Output.WriteFrame(H2FrameType.Settings, 0, 0, settings);
             if (_limits.ConnectionWindow > H2Frame.DefaultWindowSize)
             {
-                WriteWindowUpdate(0, _limits.ConnectionWindow - H2Frame.DefaultWindowSize);
+                Output.WriteWindowUpdate(0, _limits.ConnectionWindow - H2Frame.DefaultWindowSize);
             }
         }
     }
 
-    private static void WriteSetting(Span<byte> destination, ushort id, int value)
+    /// <summary>Gives the caller <paramref name="credit"/> more bytes of connection window (under the output gate).</summary>
+    private void GrantConnectionLocked(int credit)
     {
-        BinaryPrimitives.WriteUInt16BigEndian(destination, id);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[2..], (uint)value);
-    }
-
-    private void WriteWindowUpdate(int streamId, int increment)
-    {
-        Span<byte> payload = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)increment);
-        Output.WriteFrame(H2FrameType.WindowUpdate, 0, streamId, payload);
-    }
-
-    private static byte[] ErrorCode(H2ErrorCode code)
-    {
-        var payload = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)code);
-        return payload;
+        Interlocked.Add(ref _receiveWindow, credit);
+        Output.WriteWindowUpdate(0, credit);
     }
 
     /// <summary>Reads one whole frame from <paramref name="buffer"/> and handles it; false when the buffer holds no
@@ -571,8 +560,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         {
             lock (Output.Gate)
             {
-                Interlocked.Add(ref _receiveWindow, credit);
-                WriteWindowUpdate(0, credit);
+                GrantConnectionLocked(credit);
             }
         }
     }
@@ -585,7 +573,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             throw new H2ProtocolException(H2ErrorCode.ProtocolError, $"HEADERS on stream {streamId}: client streams have odd ids");
         }
 
-        payload = H2Frame.HeaderBlockFragment(flags, payload, "the caller sent");
+        payload = H2Frame.HeaderBlockFragment(flags, payload, CallerSent);
 
         var endStream = (flags & H2Frame.EndStream) != 0;
         if ((flags & H2Frame.EndHeaders) != 0)
@@ -682,11 +670,11 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             refused = _goingAway || Volatile.Read(ref _activeRequests) >= _limits.MaxConcurrentStreams;
             if (refused)
             {
-                Output.WriteFrame(H2FrameType.RstStream, 0, streamId, ErrorCode(H2ErrorCode.RefusedStream));
+                Output.WriteRstStream(streamId, H2ErrorCode.RefusedStream);
             }
             else if (!stream.CompleteHeaders(endStream))
             {
-                Output.WriteFrame(H2FrameType.RstStream, 0, streamId, ErrorCode(H2ErrorCode.ProtocolError));
+                Output.WriteRstStream(streamId, H2ErrorCode.ProtocolError);
                 refused = true;
             }
             else
@@ -949,13 +937,8 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         }
     }
 
-    private static void RequireLength(H2FrameType type, ReadOnlySpan<byte> payload, int length)
-    {
-        if (payload.Length != length)
-        {
-            throw new H2ProtocolException(H2ErrorCode.FrameSizeError, $"a {type} frame of {payload.Length} bytes (expected {length})");
-        }
-    }
+    private static void RequireLength(H2FrameType type, ReadOnlySpan<byte> payload, int length) =>
+        H2Frame.RequireLength(type, payload, length, CallerSent);
 
     private sealed class IgnoredHeaders : IHpackHeaderHandler
     {

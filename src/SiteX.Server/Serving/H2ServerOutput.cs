@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using SiteX.Server.Forwarding.H2;
 
@@ -70,6 +71,22 @@ internal sealed class H2ServerOutput(PipeWriter transport)
 
         payload.CopyTo(BeginFrame(type, flags, streamId, payload.Length));
         Commit(payload.Length);
+    }
+
+    /// <summary>Writes RST_STREAM with <paramref name="code"/> (under <see cref="Gate"/>); nothing when the connection
+    /// stopped sending.</summary>
+    public void WriteRstStream(int streamId, H2ErrorCode code) => WriteUInt32Frame(H2FrameType.RstStream, streamId, (uint)code);
+
+    /// <summary>Writes WINDOW_UPDATE (under <see cref="Gate"/>); nothing when the connection stopped sending.</summary>
+    public void WriteWindowUpdate(int streamId, int increment) => WriteUInt32Frame(H2FrameType.WindowUpdate, streamId, (uint)increment);
+
+    private void WriteUInt32Frame(H2FrameType type, int streamId, uint value)
+    {
+        if (!_closed)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(BeginFrame(type, 0, streamId, 4), value);
+            Commit(4);
+        }
     }
 
     /// <summary>Hands what was written to the socket, unless a flush is in progress (then that flush takes it).

@@ -36,11 +36,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
 
     /// <summary>Adds consumed bytes to the credit to give back; returns the credit to send once it reached
     /// <paramref name="threshold"/>, else 0.</summary>
-    public int TakeCredit(int length, int threshold)
-    {
-        var total = Interlocked.Add(ref _credit, length);
-        return total >= threshold ? Interlocked.Exchange(ref _credit, 0) : 0;
-    }
+    public int TakeCredit(int length, int threshold) => H2ServerConnection.TakeCredit(ref _credit, length, threshold);
 
     void IHpackHeaderHandler.OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
@@ -71,7 +67,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
         if (name.SequenceEqual("connection"u8) || name.SequenceEqual("keep-alive"u8) || name.SequenceEqual("proxy-connection"u8)
             || name.SequenceEqual("transfer-encoding"u8) || name.SequenceEqual("upgrade"u8))
         {
-            _malformed = $"the connection-specific header \"{Latin1(name)}\" is not allowed in HTTP/2";
+            _malformed = $"the connection-specific header \"{H2HeaderStrings.Value(name)}\" is not allowed in HTTP/2";
             return;
         }
 
@@ -81,10 +77,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
             return;
         }
 
-        var headerName = H2HeaderStrings.Name(name);
-        var headers = RequestHeaders;
-        var headerValue = H2HeaderStrings.Value(value);
-        headers[headerName] = headers.TryGetValue(headerName, out var existing) ? Append(existing, headerValue) : headerValue;
+        RequestHeaders.Append(H2HeaderStrings.Name(name), H2HeaderStrings.Value(value));
     }
 
     private void OnPseudoHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
@@ -98,27 +91,27 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
         if (name.SequenceEqual(":method"u8))
         {
             _malformed = Method.Length > 0 ? "two :method pseudo-headers" : null;
-            Method = HttpMethods.GetCanonicalizedValue(Latin1(value));
+            Method = HttpMethods.GetCanonicalizedValue(H2HeaderStrings.Value(value));
         }
         else if (name.SequenceEqual(":scheme"u8))
         {
             _malformed = _schemeSeen ? "two :scheme pseudo-headers" : null;
             _schemeSeen = true;
-            Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : Latin1(value);
+            Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : H2HeaderStrings.Value(value);
         }
         else if (name.SequenceEqual(":path"u8))
         {
             _malformed = _rawPath is not null ? "two :path pseudo-headers" : null;
-            _rawPath = Latin1(value);
+            _rawPath = H2HeaderStrings.Value(value);
         }
         else if (name.SequenceEqual(":authority"u8))
         {
             _malformed = _authority is not null ? "two :authority pseudo-headers" : null;
-            _authority = Latin1(value);
+            _authority = H2HeaderStrings.Value(value);
         }
         else
         {
-            _malformed = $"unknown pseudo-header \"{Latin1(name)}\"";
+            _malformed = $"unknown pseudo-header \"{H2HeaderStrings.Value(name)}\"";
         }
     }
 

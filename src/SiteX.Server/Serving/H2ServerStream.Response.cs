@@ -168,20 +168,16 @@ internal sealed partial class H2ServerStream
     {
         foreach (var (array, length) in _filled)
         {
-            SendLocked(array, length, owned: true);
+            SendLocked(array, length);
         }
 
         _filled.Clear();
         if (_chunk is not null && _chunkLength > 0)
         {
-            if (SendLocked(_chunk, _chunkLength, owned: true))
-            {
-                // Sent: back to the pool, so a long-lived stream between messages holds no chunk (10 000 open streams
-                // would otherwise hold 320 MiB).
-                ReturnChunk(_chunk);
-            }
-
-            _chunk = null; // sent and returned, or queued (the queue owns it now)
+            // Sent and returned to the pool, or queued: either way the stream holds no chunk between messages (10 000
+            // open streams would otherwise hold 320 MiB).
+            SendLocked(_chunk, _chunkLength);
+            _chunk = null;
             _chunkLength = 0;
         }
 
@@ -202,28 +198,19 @@ internal sealed partial class H2ServerStream
         return _windowWaiter.Task;
     }
 
-    /// <summary>Sends <paramref name="length"/> bytes of <paramref name="array"/> as DATA frames. True when all of it
-    /// went; otherwise the rest is queued (and the queue owns the array) (under the output gate).</summary>
-    private bool SendLocked(byte[] array, int length, bool owned)
+    /// <summary>Sends <paramref name="length"/> bytes of the chunk <paramref name="array"/> as DATA frames and returns it
+    /// to the pool; what the windows do not allow is queued, and the queue owns the chunk (under the output gate).</summary>
+    private void SendLocked(byte[] array, int length)
     {
-        var offset = 0;
-        if (_pending.Count == 0)
+        var offset = _pending.Count == 0 ? WriteDataLocked(array.AsSpan(0, length)) : 0;
+        if (offset == length)
         {
-            offset = WriteDataLocked(array.AsSpan(0, length));
-            if (offset == length)
-            {
-                if (owned && array != _chunk)
-                {
-                    ReturnChunk(array);
-                }
-
-                return true;
-            }
+            ReturnChunk(array);
+            return;
         }
 
         _pending.Enqueue(new PendingChunk(array, offset, length - offset));
         _pendingBytes += length - offset;
-        return false;
     }
 
     /// <summary>Writes as many DATA frames of <paramref name="data"/> as the windows allow; returns the bytes written
@@ -267,10 +254,7 @@ internal sealed partial class H2ServerStream
                 return false;
             }
 
-            payload.CopyTo(Output.BeginFrame(H2FrameType.Data, 0, Id, payload.Length));
-            Output.Commit(payload.Length);
-            SendWindow -= payload.Length;
-            Output.SendWindow -= payload.Length;
+            WriteDataLocked(payload); // one frame: the checks above leave nothing unwritten
             return true;
         }
     }
@@ -385,7 +369,6 @@ internal sealed partial class H2ServerStream
         }
 
         Output.Flush();
-        ReleaseChunk();
         _connection.OnResponseEnded(this);
     }
 
@@ -398,7 +381,7 @@ internal sealed partial class H2ServerStream
         {
             if (!ResponseClosed && !Output.IsClosed)
             {
-                Output.WriteFrame(H2FrameType.RstStream, 0, Id, ErrorPayload(code));
+                Output.WriteRstStream(Id, code);
                 sent = true;
             }
 
@@ -456,10 +439,7 @@ internal sealed partial class H2ServerStream
         }
 
         _pendingBytes = 0;
-
-        var waiter = _windowWaiter;
-        _windowWaiter = null;
-        return waiter;
+        return TakeWindowWaiter();
     }
 
     /// <summary>After the application finished: returns the stream's buffers.</summary>
@@ -469,10 +449,10 @@ internal sealed partial class H2ServerStream
         lock (Output.Gate)
         {
             DropUnflushed();
-            ReleaseChunk();
         }
     }
 
+    /// <summary>Drops the body written since the last flush and returns its chunks (application side).</summary>
     private void DropUnflushed()
     {
         foreach (var (array, _) in _filled)
@@ -481,17 +461,14 @@ internal sealed partial class H2ServerStream
         }
 
         _filled.Clear();
-        _chunkLength = 0;
-        _unflushed = 0;
-    }
-
-    private void ReleaseChunk()
-    {
-        if (_chunk is not null && _chunkLength == 0)
+        if (_chunk is not null)
         {
             ReturnChunk(_chunk);
             _chunk = null;
         }
+
+        _chunkLength = 0;
+        _unflushed = 0;
     }
 
     private static void CompleteResponseWriter(Exception? exception)
@@ -504,15 +481,11 @@ internal sealed partial class H2ServerStream
         TaskCompletionSource<FlushResult>? waiter;
         lock (Output.Gate)
         {
-            waiter = _windowWaiter;
-            _windowWaiter = null;
+            waiter = TakeWindowWaiter();
         }
 
         waiter?.TrySetResult(new FlushResult(isCanceled: true, isCompleted: false));
     }
-
-    private static byte[] ErrorPayload(H2ErrorCode code) =>
-        [(byte)((uint)code >> 24), (byte)((uint)code >> 16), (byte)((uint)code >> 8), (byte)code];
 
     /// <summary>Encodes <paramref name="headers"/> (with :status unless trailers) and writes them as HEADERS and
     /// CONTINUATION frames, all together (under the output gate).</summary>

@@ -1,9 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Primitives;
 using SiteX.Server.Forwarding.H2;
 
 namespace SiteX.Server.Serving;
@@ -257,8 +255,4 @@ internal sealed partial class H2ServerStream :
             throw new AggregateException(errors);
         }
     }
-
-    private static string Latin1(ReadOnlySpan<byte> bytes) => bytes.Length == 0 ? "" : Encoding.Latin1.GetString(bytes);
-
-    private static StringValues Append(StringValues existing, string value) => StringValues.Concat(existing, value);
 }

@@ -38,9 +38,9 @@ internal sealed partial class H2Connection
 
             // ENABLE_PUSH 0, INITIAL_WINDOW_SIZE 1 MiB, MAX_HEADER_LIST_SIZE 64 KiB; HEADER_TABLE_SIZE stays 4096.
             var settings = _writer.WriteFrameHeader(H2FrameType.Settings, 0, 0, 18);
-            WriteSetting(settings, H2Frame.SettingsEnablePush, 0);
-            WriteSetting(settings[6..], H2Frame.SettingsInitialWindowSize, StreamWindow);
-            WriteSetting(settings[12..], H2Frame.SettingsMaxHeaderListSize, 64 * 1024);
+            H2Frame.WriteSetting(settings, H2Frame.SettingsEnablePush, 0);
+            H2Frame.WriteSetting(settings[6..], H2Frame.SettingsInitialWindowSize, StreamWindow);
+            H2Frame.WriteSetting(settings[12..], H2Frame.SettingsMaxHeaderListSize, 64 * 1024);
             WriteWindowUpdateLocked(0, ConnectionWindow - H2Frame.DefaultWindowSize);
         }
 
@@ -51,12 +51,6 @@ internal sealed partial class H2Connection
         await _peerSettings.Task.WaitAsync(_options.ConnectTimeout).ConfigureAwait(false);
         var period = KeepAlivePeriod(_options);
         _timer = new Timer(static s => ((H2Connection)s!).OnTimer(), this, period, period);
-    }
-
-    private static void WriteSetting(Span<byte> destination, ushort id, int value)
-    {
-        BinaryPrimitives.WriteUInt16BigEndian(destination, id);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[2..], (uint)value);
     }
 
     private const string NextHopSent = "the next hop sent";
@@ -177,13 +171,8 @@ internal sealed partial class H2Connection
         return streamId;
     }
 
-    private static void RequireLength(H2FrameType type, ReadOnlySpan<byte> payload, int length)
-    {
-        if (payload.Length != length)
-        {
-            throw new H2ProtocolException(H2ErrorCode.FrameSizeError, $"the next hop sent a {type} frame of {payload.Length} bytes");
-        }
-    }
+    private static void RequireLength(H2FrameType type, ReadOnlySpan<byte> payload, int length) =>
+        H2Frame.RequireLength(type, payload, length, NextHopSent);
 
     private H2Stream? StreamOrNull(int streamId)
     {

@@ -108,4 +108,20 @@ internal static class H2Frame
 
         return block[5..];
     }
+
+    /// <summary>Writes one setting (identifier and value, 6 bytes) of a SETTINGS payload.</summary>
+    public static void WriteSetting(Span<byte> destination, ushort id, int value)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(destination, id);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[2..], (uint)value);
+    }
+
+    /// <summary>Rejects a frame whose payload is not <paramref name="length"/> bytes (FRAME_SIZE_ERROR).</summary>
+    public static void RequireLength(H2FrameType type, ReadOnlySpan<byte> payload, int length, string sender)
+    {
+        if (payload.Length != length)
+        {
+            throw new H2ProtocolException(H2ErrorCode.FrameSizeError, $"{sender} a {type} frame of {payload.Length} bytes");
+        }
+    }
 }
