@@ -2,8 +2,10 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
 using SiteX.FunctionalTests.Infrastructure;
 using SiteX.FunctionalTests.Tls;
+using SiteX.Samples.V1;
 using SiteX.Server.Configuration;
 using Xunit.Abstractions;
 
@@ -31,6 +33,52 @@ public sealed class SiteXServerPeerRestartTests(ITestOutputHelper output) : Peer
 public sealed class SiteXServerOutboundTlsTests(ITestOutputHelper output) : OutboundTlsTests(output)
 {
     protected override Http2ServerEngine? Http2Server => Http2ServerEngine.SiteX;
+}
+
+/// <summary>The relay's shortcut on SiteX's own server: a forwarded request's DATA goes from the caller's connection
+/// straight into the next hop's, and arrives whole and in order.</summary>
+public sealed class SiteXServerRelayShortcutTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(Http2ServerEngine.SiteX)]
+    [InlineData(Http2ServerEngine.Kestrel)]
+    public async Task AStreamedRequest_ArrivesWholeAndInOrder_StraightFromTheCallersConnectionOnlyOnSiteXsServer(Http2ServerEngine engine)
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = engine };
+        var sites = await TwoSites.StartAsync(cluster);
+        var client = cluster.EchoClient(sites.A);
+        var relay = sites.A.Server.Services.GetRequiredService<SiteX.Server.Forwarding.H2.H2Relay>();
+        var sent = new MemoryStream();
+        var order = new StringBuilder();
+
+        using var call = client.ClientStream(TestCluster.Target(TwoSites.PartyB, "echo"), TestCluster.Deadline());
+        for (var i = 0; i < 200; i++)
+        {
+            var payload = new byte[64 * 1024];
+            Random.Shared.NextBytes(payload);
+            sent.Write(payload);
+            order.Append(i % 10);
+            await call.RequestStream.WriteAsync(new EchoRequest { Text = (i % 10).ToString(System.Globalization.CultureInfo.InvariantCulture), Payload = ByteString.CopyFrom(payload) }).DefaultTimeout();
+        }
+
+        await call.RequestStream.CompleteAsync().DefaultTimeout();
+        var reply = await call.ResponseAsync.DefaultTimeout();
+
+        Assert.Equal(200, reply.Count);
+        Assert.Equal(order.ToString(), reply.Text);
+        Assert.True(sent.ToArray().AsSpan().SequenceEqual(reply.Payload.Span), "the service received the bytes the client sent, in order");
+        if (engine == Http2ServerEngine.SiteX)
+        {
+            Assert.True(relay.DirectRequestBytes > 0, "some of the request went straight from the caller's connection to the next hop's");
+        }
+        else
+        {
+            Assert.Equal(0, relay.DirectRequestBytes);
+        }
+
+        output.WriteLine($"{relay.DirectRequestBytes} of {sent.Length} request bytes went straight through at A");
+        cluster.AssertNoUnexpectedErrors();
+    }
 }
 
 /// <summary>Callers that break HTTP/2 get an error that names the problem, and only the broken stream or connection

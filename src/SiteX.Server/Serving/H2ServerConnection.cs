@@ -61,6 +61,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     private bool _goingAway;
     private bool _readLoopDone;
     private long _lastActive = Environment.TickCount64;
+    private readonly List<IRequestDataSink> _sinksToFlush = [];
 
     // The header block being received (HEADERS without END_HEADERS, then CONTINUATION frames).
     private byte[]? _headerBlock;
@@ -153,6 +154,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
                 finally
                 {
                     input.AdvanceTo(buffer.Start, buffer.End);
+                    FlushSinks(); // what went straight to next hops, even when a frame failed the connection
                 }
 
                 Output.Flush();
@@ -254,6 +256,25 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
                 }
             }
         }
+    }
+
+    /// <summary>Has <paramref name="sink"/> write what it took once the frames read so far are handled (read loop).</summary>
+    public void FlushAtEndOfBatch(IRequestDataSink sink)
+    {
+        if (!_sinksToFlush.Contains(sink))
+        {
+            _sinksToFlush.Add(sink);
+        }
+    }
+
+    private void FlushSinks()
+    {
+        foreach (var sink in _sinksToFlush)
+        {
+            sink.Flush();
+        }
+
+        _sinksToFlush.Clear();
     }
 
     /// <summary>The application consumed <paramref name="length"/> request bytes: credits them back to the caller's

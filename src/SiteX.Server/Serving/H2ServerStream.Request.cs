@@ -26,6 +26,9 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
 
     private long _receiveWindow;
     private int _credit;
+    private IRequestDataSink? _sink;
+    private long _pipeWritten; // read loop
+    private long _pipeConsumed; // by the application, through RequestBodyReader
 
     /// <summary>Takes <paramref name="length"/> from the stream's receive window (read loop); negative: the caller sent
     /// more than it may.</summary>
@@ -156,8 +159,26 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
 
     /// <summary>A DATA payload of the request (read loop). False when the application no longer reads the body: the
     /// caller's bytes are then credited back at once.</summary>
-    public bool OnRequestData(in ReadOnlySequence<byte> payload, bool endStream)
+    public bool OnRequestData(ReadOnlySequence<byte> payload, bool endStream)
     {
+        // The relay's shortcut: when everything put in the pipe before has been consumed, the payload goes straight to
+        // the next hop (as far as its windows allow); its bytes are credited back at once.
+        if (Volatile.Read(ref _sink) is { } sink && !_requestDiscarded && _pipeWritten == Volatile.Read(ref _pipeConsumed))
+        {
+            var length = payload.Length;
+            var endSent = sink.TrySend(ref payload, endStream);
+            var sent = (int)(length - payload.Length);
+            if (sent > 0 || endSent)
+            {
+                _connection.FlushAtEndOfBatch(sink);
+            }
+
+            if (sent > 0)
+            {
+                _connection.OnRequestConsumed(this, sent);
+            }
+        }
+
         bool taken;
         lock (_requestLock)
         {
@@ -168,6 +189,8 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
                 {
                     _requestPipe.Writer.Write(segment.Span);
                 }
+
+                _pipeWritten += payload.Length;
 
                 // Never pauses (no threshold): the windows bound what is buffered.
                 var flush = _requestPipe.Writer.FlushAsync();
@@ -230,7 +253,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
     /// <summary>The request body as the application reads it: each <see cref="AdvanceTo(SequencePosition, SequencePosition)"/>
     /// credits what was newly examined back to the caller's windows (as Kestrel does: an application that waits for a
     /// whole message examines without consuming, and a message larger than the window must still arrive).</summary>
-    private sealed class RequestBodyReader(H2ServerStream stream) : PipeReader
+    private sealed class RequestBodyReader(H2ServerStream stream) : PipeReader, IDirectRequestBody
     {
         private ReadOnlySequence<byte> _last;
         private long _consumed;
@@ -247,6 +270,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
             _last = default;
             Inner.AdvanceTo(consumed, examined);
             _consumed += consumedLength;
+            Volatile.Write(ref stream._pipeConsumed, _consumed);
             if (examinedTo > _examined)
             {
                 var credit = (int)(examinedTo - _examined);
@@ -256,6 +280,8 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
         }
 
         public override void CancelPendingRead() => Inner.CancelPendingRead();
+
+        public void SetSink(IRequestDataSink? sink) => Volatile.Write(ref stream._sink, sink);
 
         public override void Complete(Exception? exception = null)
         {

@@ -275,6 +275,9 @@ internal sealed partial class H2Connection : IDisposable
     /// <summary>Writes what was appended (see <see cref="H2FrameWriter.FlushAsync"/>).</summary>
     public ValueTask FlushAsync() => _writer.FlushAsync();
 
+    /// <summary>Writes what was appended, without waiting for the write (see <see cref="H2FrameWriter.Flush"/>).</summary>
+    public void Flush() => _writer.Flush();
+
     /// <summary>Completes when the write buffer has room for more DATA (see <see cref="H2FrameWriter.WaitForRoomAsync"/>).</summary>
     public ValueTask WaitForRoomAsync() => _writer.WaitForRoomAsync();
 

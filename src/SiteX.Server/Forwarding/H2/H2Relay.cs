@@ -60,6 +60,12 @@ internal sealed class H2Relay : IDisposable
     /// <summary>How long a retired pool stays before it closes its idle connections, at least.</summary>
     internal TimeSpan RetireGrace { get; set; } = TimeSpan.FromSeconds(2);
 
+    private long _directRequestBytes;
+
+    /// <summary>Request body bytes that went straight from the caller's connection to the next hop's, skipping the
+    /// body pipe (<see cref="Serving.IDirectRequestBody"/>; for tests and diagnostics).</summary>
+    internal long DirectRequestBytes => Interlocked.Read(ref _directRequestBytes);
+
     /// <summary>Pools of TLS next hops in use (for tests and diagnostics).</summary>
     internal int ActiveTlsPools => _pools.Keys.Count(k => k.Tls is not null);
 
@@ -184,7 +190,7 @@ internal sealed class H2Relay : IDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<H2RelayResult> SendAsync(HttpContext context, H2EndpointPool pool, ForwardingPlan plan, ReadOnlyMemory<byte> headerBlock, CancellationToken cancellationToken)
+    private async ValueTask<H2RelayResult> SendAsync(HttpContext context, H2EndpointPool pool, ForwardingPlan plan, ReadOnlyMemory<byte> headerBlock, CancellationToken cancellationToken)
     {
         var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
         for (var attempt = 0; ; attempt++)
@@ -205,6 +211,7 @@ internal sealed class H2Relay : IDisposable
 
             var stream = new H2Stream(connection, context, connection.InlineCompletion);
             var error = await stream.RunAsync(headerBlock, hasBody, cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _directRequestBytes, stream.DirectRequestBytes);
             if (error == ForwarderError.None)
             {
                 plan.ResponseCompleted = true;

@@ -2,20 +2,27 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
+using SiteX.Server.Serving;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding.H2;
 
 /// <summary>The request side of <see cref="H2Stream"/>: sends the request, waits for the response (taking over
 /// the caller's response pipe when it pushes back), and ends the stream.</summary>
-internal sealed partial class H2Stream
+internal sealed partial class H2Stream : IRequestDataSink
 {
     private bool _stopSending;
     private bool _endSent;
     private bool _readingRequest;
 
+    private long _pumpedBytes;
+    private long _directBytes;
+
+    /// <summary>Request body bytes sent straight from the caller's connection (<see cref="IRequestDataSink"/>).</summary>
+    public long DirectRequestBytes => Interlocked.Read(ref _directBytes);
+
     /// <summary>Request body bytes sent.</summary>
-    public long RequestBytes { get; private set; }
+    public long RequestBytes => _pumpedBytes + Interlocked.Read(ref _directBytes);
 
     /// <summary>Bytes to credit to the next hop on this stream, not yet sent as WINDOW_UPDATE (under the connection's gate).</summary>
     public int ReceiveUnacked { get; set; }
@@ -228,6 +235,8 @@ internal sealed partial class H2Stream
     private async ValueTask<bool> PumpRequestAsync()
     {
         var reader = _context.Request.BodyReader;
+        var direct = reader as IDirectRequestBody; // only a body nothing replaced (a wrapper would be bypassed)
+        direct?.SetSink(this);
         try
         {
             while (true)
@@ -262,7 +271,7 @@ internal sealed partial class H2Stream
                 var length = buffer.Length; // before AdvanceTo, which recycles the segments
                 var sent = await SendDataAsync(buffer, read.IsCompleted).ConfigureAwait(false);
                 reader.AdvanceTo(buffer.End);
-                RequestBytes += length;
+                _pumpedBytes += length;
                 if (!sent || read.IsCompleted)
                 {
                     await _connection.FlushAsync().ConfigureAwait(false);
@@ -287,7 +296,42 @@ internal sealed partial class H2Stream
             Fail(ex, _context.RequestAborted.IsCancellationRequested ? ForwarderError.RequestBodyCanceled : ForwarderError.RequestBodyClient);
             return false;
         }
+        finally
+        {
+            direct?.SetSink(null);
+        }
     }
+
+    /// <summary>The caller's connection offers a DATA payload straight from its read loop (SiteX's own HTTP/2 server,
+    /// <see cref="IDirectRequestBody"/>), when nothing of the body waits in its pipe: appended to the next hop's frame
+    /// buffer as far as the windows and the buffer allow, the rest left for the pipe and this stream's pump.</summary>
+    bool IRequestDataSink.TrySend(ref ReadOnlySequence<byte> payload, bool endStream)
+    {
+        lock (_lock)
+        {
+            if (_stopSending || _failure is not null || _endSent)
+            {
+                return false;
+            }
+        }
+
+        var length = payload.Length;
+        var progress = _connection.TrySendData(this, ref payload, endStream);
+        Interlocked.Add(ref _directBytes, length - payload.Length);
+        if (progress != SendProgress.Done || !endStream)
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            _endSent = true; // the pump, woken by the end of the body, must not send END_STREAM again
+        }
+
+        return true;
+    }
+
+    void IRequestDataSink.Flush() => _connection.Flush();
 
     /// <summary>Sends <paramref name="buffer"/> within the flow-control windows, waiting for window updates. False
     /// when the stream stopped first.</summary>
@@ -300,6 +344,11 @@ internal sealed partial class H2Stream
                 if (_stopSending || _failure is not null)
                 {
                     return false;
+                }
+
+                if (_endSent)
+                {
+                    return true; // the whole body went straight from the caller's connection (IRequestDataSink)
                 }
             }
 
