@@ -225,6 +225,37 @@ public sealed class ServeTests(ITestOutputHelper output) : ProcessTestBase(outpu
         }
     }
 
+    [Theory]
+    [InlineData("SiteX")]
+    [InlineData("Kestrel")]
+    public async Task Serve_WithItsOwnHttp2Server_RunsSocketCompletionsOnASocketThreadPerCore_AndForwards(string engine)
+    {
+        // Arrange
+        await using var sample = await SampleHost.StartAsync("echo@10000");
+        var site = await StartSiteAsync("site-10000", RouteTables.Local("10000", "echo", sample.Port), new() { ["SITEX_HTTP2SERVER"] = engine });
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{site.GrpcPort}");
+        var client = new Echo.EchoClient(channel);
+        var payload = ByteString.CopyFrom(new byte[256 * 1024]);
+
+        // Act
+        var reply = await client.UnaryAsync(new EchoRequest { Text = "inline", Payload = payload }, Targeting("10000", "echo"), DateTime.UtcNow.AddSeconds(30));
+        var socketThreads = Directory.GetDirectories($"/proc/{site.Process.Id}/task")
+            .Count(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == ".NET Sockets");
+
+        // Assert: the runtime took DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (one socket thread per core) only for
+        // SiteX's own server, and forwarding works either way.
+        Assert.Equal("inline", reply.Text);
+        Assert.Equal(payload, reply.Payload);
+        if (engine == "SiteX")
+        {
+            Assert.Equal(Environment.ProcessorCount, socketThreads);
+        }
+        else
+        {
+            Assert.InRange(socketThreads, 1, Math.Max(1, Environment.ProcessorCount - 1));
+        }
+    }
+
     private async Task<RunningSite> StartSiteAsync(string name, string routeTable, Dictionary<string, string>? environment = null)
     {
         var table = WriteFile(name + ".json", routeTable);

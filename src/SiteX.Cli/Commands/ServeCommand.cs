@@ -28,6 +28,7 @@ internal static class ServeCommand
 
     internal static async Task<int> RunAsync(SiteXOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        InlineSocketCompletions.EnableFor(options); // before the process's first socket
         SiteXServer server;
         try
         {

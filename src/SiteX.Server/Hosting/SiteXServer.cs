@@ -44,6 +44,11 @@ public sealed class SiteXServer : IAsyncDisposable
         // SiteX's settings come only from SiteXOptions.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ApplicationName = "SiteX" });
         builder.WebHost.UseKestrelCore();
+
+        // SiteX's own HTTP/2 server never runs an application on the thread that read its request (it queues each
+        // request to the thread pool), so its connections are served on the thread that completed the socket read,
+        // with no hand-off (ADR 0011; with InlineSocketCompletions, that thread is the socket thread itself).
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.Http2Server == Http2ServerEngine.SiteX);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
         // ASP.NET Core starts an Activity for every request when this category logs at any level (for log scopes).
