@@ -123,6 +123,43 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task APingFloodThatNeverReadsTheAcknowledgements_EndsTheConnection_WithItsOutputBounded()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var sites = await TwoSites.StartAsync(cluster);
+        using var peer = await RawPeer.ConnectAsync(sites.A.GrpcPort);
+        await peer.StartAsync();
+        var batch = new byte[17 * 4096]; // 4096 PING frames, never read back
+        for (var i = 0; i < batch.Length; i += 17)
+        {
+            batch[i + 2] = 8;
+            batch[i + 3] = 6;
+        }
+
+        // Up to 20 times the bound in PING acknowledgements; the server stops reading once it has given up.
+        var sent = 0L;
+        while (sent < 20L * 4 * 1024 * 1024 && !sites.A.Logs.Entries.Any(e => e.EventId.Id == 1140))
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                await peer.SendAsync(batch, timeout.Token);
+                sent += batch.Length;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+                break;
+            }
+        }
+
+        var logged = await Eventually.ReturnsAsync(
+            () => Task.FromResult(sites.A.Logs.Entries.Where(e => e.EventId.Id == 1140).ToList()), entries => entries.Count > 0, "the protocol error to be logged");
+        var ended = logged[0];
+        Assert.Contains("EnhanceYourCalm", ended.Message, StringComparison.Ordinal);
+        Assert.Contains("PING frames arrive faster than the connection reads their answers", ended.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AFrameLargerThanTheAdvertisedMaximum_GetsGoAwayFrameSizeError()
     {
         await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
@@ -288,6 +325,8 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
         }
 
         public Task SendAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask().DefaultTimeout();
+
+        public Task SendAsync(byte[] bytes, CancellationToken cancellationToken) => _stream.WriteAsync(bytes, cancellationToken).AsTask();
 
         public Task SendFrameAsync(int type, int flags, int streamId, byte[] payload)
         {

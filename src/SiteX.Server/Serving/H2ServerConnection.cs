@@ -774,6 +774,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         List<TaskCompletionSource<FlushResult>>? flushed = null;
         lock (Output.Gate)
         {
+            RequireReadingAnswersLocked("SETTINGS");
             for (var i = 0; i < payload.Length; i += 6)
             {
                 var id = BinaryPrimitives.ReadUInt16BigEndian(payload[i..]);
@@ -826,10 +827,27 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         {
             lock (Output.Gate)
             {
+                RequireReadingAnswersLocked("PING");
                 Output.WriteFrame(H2FrameType.Ping, H2Frame.Ack, 0, payload);
             }
         }
     }
+
+    /// <summary>A caller that keeps sending frames this side must answer (PING, SETTINGS) while it does not read the
+    /// answers would grow the output without bound: once more than <see cref="MaxUnreadAnswers"/> bytes wait for the
+    /// socket, the connection ends with ENHANCE_YOUR_CALM (under the output gate).</summary>
+    private void RequireReadingAnswersLocked(string frame)
+    {
+        if (Output.Backlog > MaxUnreadAnswers)
+        {
+            throw new H2ProtocolException(H2ErrorCode.EnhanceYourCalm, $"{frame} frames arrive faster than the connection reads their answers ({Output.Backlog} bytes unread)");
+        }
+    }
+
+    /// <summary>Output bytes waiting for the socket above which a frame that needs an answer ends the connection: four
+    /// times what a response may run ahead of the socket (<see cref="H2ServerOutput.MaxBacklog"/>), so a caller that
+    /// reads slowly while downloading never meets it.</summary>
+    internal const int MaxUnreadAnswers = 4 * H2ServerOutput.MaxBacklog;
 
     private void OnWindowUpdate(int streamId, ReadOnlySpan<byte> payload)
     {
