@@ -491,8 +491,11 @@ internal sealed partial class H2ServerStream
     /// CONTINUATION frames, all together (under the output gate).</summary>
     private void WriteHeaderBlockLocked(IHeaderDictionary headers, bool isTrailers, bool endStream)
     {
+        // Enumerated as HeaderDictionary, whose enumerator is a struct (through the interface it is boxed, twice per
+        // block); middleware that put another dictionary in place gets a copy.
+        var own = headers as HeaderDictionary ?? new HeaderDictionary(headers.ToDictionary(StringComparer.OrdinalIgnoreCase));
         var size = 8;
-        foreach (var (name, values) in headers)
+        foreach (var (name, values) in own)
         {
             foreach (var value in values)
             {
@@ -509,7 +512,7 @@ internal sealed partial class H2ServerStream
                 length += HpackEncoder.WriteHeader(":status", StatusCodeText(StatusCode), block.AsSpan(length));
             }
 
-            foreach (var (name, values) in headers)
+            foreach (var (name, values) in own)
             {
                 if (IsConnectionSpecific(name))
                 {

@@ -34,7 +34,7 @@ internal sealed partial class H2ServerStream :
     IDisposable
 {
     private readonly H2ServerConnection _connection;
-    private readonly FeatureCollection _features;
+    private readonly H2ServerFeatures _features;
     private readonly CancellationTokenSource _aborted = new();
     private readonly Pipe _requestPipe;
     private readonly RequestBodyReader _requestReader;
@@ -61,17 +61,7 @@ internal sealed partial class H2ServerStream :
 
         _requestReader = new RequestBodyReader(this);
         _responseWriter = new ResponseBodyWriter(this);
-        _features = new FeatureCollection(connectionFeatures);
-        _features.Set<IHttpRequestFeature>(this);
-        _features.Set<IHttpRequestBodyDetectionFeature>(this);
-        _features.Set<IRequestBodyPipeFeature>(this);
-        _features.Set<IHttpResponseFeature>(this);
-        _features.Set<IHttpResponseBodyFeature>(this);
-        _features.Set<IHttpResponseTrailersFeature>(this);
-        _features.Set<IHttpResetFeature>(this);
-        _features.Set<IHttpRequestLifetimeFeature>(this);
-        _features.Set<IHttpRequestIdentifierFeature>(this);
-        _features.Set<IHttpMaxRequestBodySizeFeature>(this);
+        _features = new H2ServerFeatures(this, connectionFeatures);
     }
 
     /// <summary>The stream id.</summary>
