@@ -71,7 +71,7 @@ public sealed class SiteXServer : IAsyncDisposable
         builder.Services.AddSingleton(listeners);
         builder.Services.AddSiteX(options);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
-        // Kestrel's connections take their buffers from one pool of 32 KiB blocks (IoBufferPool).
+        // Kestrel's connections take their buffers from one pool of 128 KiB blocks (IoBufferPool).
         builder.Services.AddSingleton<IoBufferPool>();
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(services => services.GetRequiredService<IoBufferPool>());
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -9,7 +9,7 @@ public sealed class IoBufferPoolTests
         MemoryMarshal.TryGetArray<byte>(memory, out var segment) ? segment.Array! : throw new InvalidOperationException("not array-backed");
 
     [Fact]
-    public void Rent_GivesA32KiBBlock_AndAReturnedBlockIsReused()
+    public void Rent_GivesAWholeBlock_AndAReturnedBlockIsReused()
     {
         using var pool = new IoBufferPool(startTrimming: false);
 
