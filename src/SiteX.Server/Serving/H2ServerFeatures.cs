@@ -25,8 +25,8 @@ internal sealed class H2ServerFeatures(object stream, IFeatureCollection connect
         typeof(IHttpMaxRequestBodySizeFeature),
     ];
 
-    // What was set on this collection, in order; a null value hides a feature (as removing it from a FeatureCollection
-    // does), including one of the stream's own.
+    // What was set on this collection, in order. A null value removes what was set, as in a FeatureCollection: the
+    // connection's feature shows again, and one of the stream's own is gone (it was set in the same collection).
     private List<KeyValuePair<Type, object?>>? _set;
     private int _revision;
 
@@ -44,7 +44,7 @@ internal sealed class H2ServerFeatures(object stream, IFeatureCollection connect
                 {
                     if (type == key)
                     {
-                        return value;
+                        return value ?? (IsOwn(key) ? null : connection[key]);
                     }
                 }
             }
@@ -80,9 +80,16 @@ internal sealed class H2ServerFeatures(object stream, IFeatureCollection connect
         {
             foreach (var (type, value) in set)
             {
-                if (seen.Add(type) && value is not null)
+                if (value is not null)
                 {
-                    yield return new(type, value);
+                    if (seen.Add(type))
+                    {
+                        yield return new(type, value);
+                    }
+                }
+                else if (IsOwn(type))
+                {
+                    seen.Add(type); // removed: neither the stream's nor the connection's shows
                 }
             }
         }

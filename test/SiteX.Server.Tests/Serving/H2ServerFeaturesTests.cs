@@ -62,6 +62,20 @@ public sealed class H2ServerFeaturesTests
     }
 
     [Fact]
+    public void RemovingAConnectionFeatureSetOnTheRequest_ShowsTheConnectionsAgain()
+    {
+        var connectionOwned = new object();
+        _connection[typeof(ITlsConnectionFeature)] = connectionOwned;
+        var features = new H2ServerFeatures(_stream, _connection);
+
+        features[typeof(ITlsConnectionFeature)] = new object();
+        features[typeof(ITlsConnectionFeature)] = null;
+
+        Assert.Same(connectionOwned, features[typeof(ITlsConnectionFeature)]);
+        Assert.Contains(features, p => p.Key == typeof(ITlsConnectionFeature) && ReferenceEquals(p.Value, connectionOwned));
+    }
+
+    [Fact]
     public void TheConnectionsRevision_CountsToo()
     {
         var features = new H2ServerFeatures(_stream, _connection);
