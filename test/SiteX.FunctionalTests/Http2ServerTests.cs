@@ -85,7 +85,7 @@ public sealed class SiteXServerRelayShortcutTests(ITestOutputHelper output)
 /// pays for it.</summary>
 public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
 {
-    private const int Data = 0, Headers = 1, RstStream = 3, Settings = 4, GoAway = 7, WindowUpdate = 8;
+    private const int Data = 0, Headers = 1, RstStream = 3, Settings = 4, Ping = 6, GoAway = 7, WindowUpdate = 8;
     private const uint ProtocolError = 1, FrameSizeError = 6;
 
     [Fact]
@@ -265,6 +265,32 @@ public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
         Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(goAway.Payload.AsSpan(4))); // NO_ERROR
         Assert.Equal(0, BinaryPrimitives.ReadInt32BigEndian(goAway.Payload)); // no stream was opened
         Assert.True(await peer.ClosedAsync(), "the connection should close after GOAWAY");
+    }
+
+    [Fact]
+    public async Task ASilentCaller_GetsKeepAlivePings_AndIsCutOffWhenItStopsAnsweringThem()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var gateway = await cluster.StartGatewayAsync("A", TwoSites.PartyA, RouteJson.Osx(TwoSites.PartyA), configure: o =>
+        {
+            o.KeepAlivePingDelay = TimeSpan.FromSeconds(1); // the shortest Kestrel takes
+            o.KeepAlivePingTimeout = TimeSpan.FromSeconds(1);
+        });
+        using var peer = await RawPeer.ConnectAsync(gateway.GrpcPort);
+        await peer.StartAsync();
+
+        // The first PING is answered: the connection lives on and, silent again, gets a second one.
+        var first = await peer.ReadUntilAsync(Ping);
+        await peer.SendFrameAsync(Ping, 0x1, 0, first.Payload);
+        var second = await peer.ReadUntilAsync(Ping);
+
+        // The second is not: the connection is closed and the server says why.
+        Assert.Equal(0, first.Flags & 0x1);
+        Assert.Equal(8, second.Payload.Length);
+        Assert.True(await peer.ClosedAsync(), "the connection should close when a keepalive PING goes unanswered");
+        var logged = await Eventually.ReturnsAsync(
+            () => Task.FromResult(gateway.Logs.Entries.Where(e => e.EventId.Id == 1145).ToList()), entries => entries.Count > 0, "the keepalive timeout to be logged");
+        Assert.Single(logged);
     }
 
     /// <summary>A gRPC request header block (HPACK literals without indexing, no Huffman) with extra fields.</summary>

@@ -20,4 +20,7 @@ internal static partial class H2ServerLog
 
     [LoggerMessage(1144, LogLevel.Error, "HTTP/2 connection {ConnectionId} failed unexpectedly; its requests were aborted", EventName = "H2ServerConnectionFailed")]
     public static partial void ConnectionFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(1145, LogLevel.Information, "HTTP/2 connection {ConnectionId} closed: the caller sent nothing within {Timeout} of a keepalive PING; its requests were aborted", EventName = "H2ServerKeepAliveTimeout")]
+    public static partial void KeepAliveTimeout(ILogger logger, string connectionId, TimeSpan timeout);
 }

@@ -278,6 +278,12 @@ public sealed class SiteXServer : IAsyncDisposable
             errors.Add("MaxHops: must be at least 1");
         }
 
+        // Kestrel refuses anything shorter at start-up, with an exception that names neither setting nor file.
+        if (options.KeepAlivePingDelay < TimeSpan.FromSeconds(1) || options.KeepAlivePingTimeout < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"KeepAlivePingDelay ({options.KeepAlivePingDelay}) and KeepAlivePingTimeout ({options.KeepAlivePingTimeout}): each must be at least 00:00:01");
+        }
+
         if (!IPAddress.TryParse(options.Bind, out _) && options.Bind != "localhost")
         {
             errors.Add($"Bind: \"{options.Bind}\" is not an IP address; use e.g. 127.0.0.1 or the site's local network address");

@@ -14,6 +14,17 @@ namespace SiteX.Server.Serving;
 /// <summary>What an <see cref="H2ServerConnection"/> advertises and enforces.</summary>
 internal sealed record H2ServerLimits(int MaxConcurrentStreams, int StreamWindow, int ConnectionWindow, int MaxHeaderListSize, TimeSpan IdleTimeout)
 {
+    /// <summary>A PING goes to a caller that sent nothing for this long (infinite or zero: never; Kestrel's
+    /// <c>KeepAlivePingDelay</c>).</summary>
+    public TimeSpan KeepAlivePingDelay { get; init; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>A caller that sends nothing for this long after a keepalive PING is cut off (Kestrel's
+    /// <c>KeepAlivePingTimeout</c>).</summary>
+    public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Whether keepalive pings are on.</summary>
+    public bool KeepAlivePings => KeepAlivePingDelay > TimeSpan.Zero && KeepAlivePingDelay != Timeout.InfiniteTimeSpan;
+
     /// <summary>The largest header block (HEADERS and CONTINUATION payloads together) taken before decoding.</summary>
     public int MaxHeaderBlockSize => MaxHeaderListSize;
 }
@@ -62,6 +73,8 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     private bool _readLoopDone;
     private long _lastActive = Environment.TickCount64;
     private readonly List<IRequestDataSink> _sinksToFlush = [];
+    private long _lastReceived = Environment.TickCount64;
+    private long _pingSentAt; // 0: no keepalive PING outstanding
 
     // The header block being received (HEADERS without END_HEADERS, then CONTINUATION frames).
     private byte[]? _headerBlock;
@@ -110,9 +123,10 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     {
         using var shutdown = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested.Register(static s => ((H2ServerConnection)s!).GoAway(), this);
 
-        // A connection with no request for IdleTimeout is closed with GOAWAY (Kestrel's keep-alive timeout).
-        var check = TimeSpan.FromTicks(Math.Clamp(_limits.IdleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromMinutes(1).Ticks));
-        using var idle = new Timer(static s => ((H2ServerConnection)s!).CheckIdle(), this, check, check);
+        // A connection with no request for IdleTimeout is closed with GOAWAY (Kestrel's keep-alive timeout); one that
+        // sends nothing gets keepalive PINGs (Kestrel's KeepAlivePingDelay and KeepAlivePingTimeout).
+        var check = CheckPeriod(_limits);
+        using var idle = new Timer(static s => ((H2ServerConnection)s!).OnTimer(), this, check, check);
         WriteSettings();
         Output.Flush();
         var input = _connection.Transport.Input;
@@ -158,7 +172,10 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
                 }
 
                 Output.Flush();
-                Volatile.Write(ref _lastActive, Environment.TickCount64);
+                var now = Environment.TickCount64;
+                Volatile.Write(ref _lastActive, now);
+                Volatile.Write(ref _lastReceived, now);
+                Volatile.Write(ref _pingSentAt, 0); // whatever arrived shows the caller is there
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -346,6 +363,64 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     {
         var total = Interlocked.Add(ref credit, length);
         return total >= threshold ? Interlocked.Exchange(ref credit, 0) : 0;
+    }
+
+    private static TimeSpan CheckPeriod(H2ServerLimits limits)
+    {
+        var shortest = new[] { limits.IdleTimeout, limits.KeepAlivePings ? limits.KeepAlivePingDelay : Timeout.InfiniteTimeSpan, limits.KeepAlivePings ? limits.KeepAlivePingTimeout : Timeout.InfiniteTimeSpan }
+            .Where(t => t > TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+            .DefaultIfEmpty(TimeSpan.FromMinutes(4)).Min();
+        return TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromMinutes(1).Ticks));
+    }
+
+    private void OnTimer()
+    {
+        CheckIdle();
+        CheckKeepAlive();
+    }
+
+    /// <summary>Sends a PING to a caller that sent nothing for <see cref="H2ServerLimits.KeepAlivePingDelay"/>, and cuts
+    /// off one that still sent nothing <see cref="H2ServerLimits.KeepAlivePingTimeout"/> later: its requests are
+    /// aborted, as a lost connection's are.</summary>
+    private void CheckKeepAlive()
+    {
+        if (!_limits.KeepAlivePings)
+        {
+            return;
+        }
+
+        var now = Environment.TickCount64;
+        var sentAt = Volatile.Read(ref _pingSentAt);
+        if (sentAt != 0)
+        {
+            if (now - sentAt >= _limits.KeepAlivePingTimeout.TotalMilliseconds)
+            {
+                H2ServerLog.KeepAliveTimeout(_logger, ConnectionId, _limits.KeepAlivePingTimeout);
+                _connection.Abort(new ConnectionAbortedException($"the caller did not answer a keepalive PING within {_limits.KeepAlivePingTimeout}"));
+            }
+
+            return;
+        }
+
+        if (now - Volatile.Read(ref _lastReceived) < _limits.KeepAlivePingDelay.TotalMilliseconds)
+        {
+            return;
+        }
+
+        lock (Output.Gate)
+        {
+            if (Output.IsClosed)
+            {
+                return;
+            }
+
+            Span<byte> payload = stackalloc byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(payload, now);
+            Output.WriteFrame(H2FrameType.Ping, 0, 0, payload);
+        }
+
+        Volatile.Write(ref _pingSentAt, now);
+        Output.Flush();
     }
 
     private void CheckIdle()
