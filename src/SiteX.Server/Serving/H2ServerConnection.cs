@@ -365,13 +365,11 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         return total >= threshold ? Interlocked.Exchange(ref credit, 0) : 0;
     }
 
-    private static TimeSpan CheckPeriod(H2ServerLimits limits)
-    {
-        var shortest = new[] { limits.IdleTimeout, limits.KeepAlivePings ? limits.KeepAlivePingDelay : Timeout.InfiniteTimeSpan, limits.KeepAlivePings ? limits.KeepAlivePingTimeout : Timeout.InfiniteTimeSpan }
-            .Where(t => t > TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
-            .DefaultIfEmpty(TimeSpan.FromMinutes(4)).Min();
-        return TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromMinutes(1).Ticks));
-    }
+    private static TimeSpan CheckPeriod(H2ServerLimits limits) => H2TimerPeriod.QuarterOfShortest(
+        fallback: TimeSpan.FromMinutes(4), min: TimeSpan.FromMilliseconds(100), max: TimeSpan.FromMinutes(1),
+        limits.IdleTimeout,
+        limits.KeepAlivePings ? limits.KeepAlivePingDelay : Timeout.InfiniteTimeSpan,
+        limits.KeepAlivePings ? limits.KeepAlivePingTimeout : Timeout.InfiniteTimeSpan);
 
     private void OnTimer()
     {

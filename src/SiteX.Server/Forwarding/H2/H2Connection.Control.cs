@@ -189,13 +189,9 @@ internal sealed partial class H2Connection
             : "the next hop overflowed the stream's send window");
     }
 
-    private static TimeSpan KeepAlivePeriod(H2ConnectionOptions options)
-    {
-        var shortest = new[] { options.KeepAlivePingDelay, options.KeepAlivePingTimeout, options.IdleTimeout }
-            .Where(t => t > TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
-            .DefaultIfEmpty(TimeSpan.FromSeconds(1)).Min();
-        return TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
-    }
+    private static TimeSpan KeepAlivePeriod(H2ConnectionOptions options) => H2TimerPeriod.QuarterOfShortest(
+        fallback: TimeSpan.FromSeconds(1), min: TimeSpan.FromMilliseconds(50), max: TimeSpan.FromSeconds(1),
+        options.KeepAlivePingDelay, options.KeepAlivePingTimeout, options.IdleTimeout);
 
     /// <summary>Keepalive pings (as SocketsHttpHandler's <c>KeepAlivePingPolicy.Always</c>: a ping after
     /// <c>KeepAlivePingDelay</c> without frames from the next hop, the connection dropped when it goes unanswered for

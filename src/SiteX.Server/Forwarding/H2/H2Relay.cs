@@ -211,7 +211,10 @@ internal sealed class H2Relay : IDisposable
 
             var stream = new H2Stream(connection, context, connection.InlineCompletion);
             var error = await stream.RunAsync(headerBlock, hasBody, cancellationToken).ConfigureAwait(false);
-            Interlocked.Add(ref _directRequestBytes, stream.DirectRequestBytes);
+            if (stream.DirectRequestBytes > 0)
+            {
+                Interlocked.Add(ref _directRequestBytes, stream.DirectRequestBytes); // not a shared write on every call
+            }
             if (error == ForwarderError.None)
             {
                 plan.ResponseCompleted = true;
