@@ -19,10 +19,14 @@ internal sealed record CompareOptions(
     bool AccessLog,
     bool LengthOnly,
     string? Out,
-    bool Quick)
+    bool Quick,
+    IReadOnlyDictionary<string, string> VariantEnvironment)
 {
+    /// <summary>The one-hop path of a second SiteX gateway with <see cref="VariantEnvironment"/> (<c>--variant-env</c>).</summary>
+    public const string Variant = "sitexv";
+
     /// <summary>Every path the scenario knows, in its default order.</summary>
-    public static readonly IReadOnlyList<string> AllPaths = [CompareTopology.Direct, "sitex", "nginx", "haproxy", "sitex2", "nginx2", "haproxy2"];
+    public static readonly IReadOnlyList<string> AllPaths = [CompareTopology.Direct, "sitex", Variant, "nginx", "haproxy", "sitex2", "nginx2", "haproxy2"];
 
     public static CompareOptions Parse(BenchArgs args)
     {
@@ -35,7 +39,19 @@ internal sealed record CompareOptions(
         }
 
         var paths = args.String("paths", "direct,sitex,nginx,haproxy,sitex2,nginx2").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var variant = args.Environment("variant-env");
+        if (variant.Count > 0 && !paths.Contains(Variant))
+        {
+            // Next to the default gateway, so that every round measures the two side by side.
+            var at = Array.IndexOf(paths, "sitex");
+            paths = [.. paths[..(at + 1)], Variant, .. paths[(at + 1)..]];
+        }
         var unknown = paths.Except(AllPaths).ToArray();
+        if (paths.Contains(Variant) && variant.Count == 0)
+        {
+            throw new ArgumentException($"--paths: {Variant} is the gateway of --variant-env KEY=VALUE[,KEY=VALUE], which is missing");
+        }
+
         if (unknown.Length > 0 || !paths.Contains(CompareTopology.Direct))
         {
             throw new ArgumentException($"--paths: {(unknown.Length > 0 ? "unknown " + string.Join(',', unknown) : "direct is required (the baseline)")}; known: {string.Join(',', AllPaths)}");
@@ -58,7 +74,8 @@ internal sealed record CompareOptions(
             accessLog == "on",
             args.Flag("length-only"),
             args.Flag("out") ? args.String("out", "") : null,
-            quick);
+            quick,
+            variant);
     }
 
     private static int[] Ints(string list) =>

@@ -74,12 +74,21 @@ internal sealed class CompareTopology : IDisposable
         _serverCpu.Add(SampleCpu);
         Add(Direct, 0, samplePort, null);
 
+        if (!options.AccessLog)
+        {
+            SitexProcess.Environment["SITEX_ACCESSLOGENABLED"] = "false";
+        }
+
+        if (wanted.Contains(CompareOptions.Variant))
+        {
+            var variant = Own(await SitexProcess.StartAsync("compare-variant-" + Party, RouteTables.Local(Party, Service, samplePort), cpu, environment: options.VariantEnvironment));
+            TimeSpan VariantCpu() => ProcStats.CpuTime(variant.Id);
+            _serverCpu.Add(VariantCpu);
+            Add(CompareOptions.Variant, 1, variant.GrpcPort, VariantCpu);
+        }
+
         if (wanted.Contains("sitex") || wanted.Contains("sitex2"))
         {
-            if (!options.AccessLog)
-            {
-                SitexProcess.Environment["SITEX_ACCESSLOGENABLED"] = "false";
-            }
 
             var last = Own(await SitexProcess.StartAsync("compare-" + Party, RouteTables.Local(Party, Service, samplePort), cpu));
             TimeSpan LastCpu() => ProcStats.CpuTime(last.Id);
