@@ -319,7 +319,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             }
         }
 
-        Output.Flush();
+        Output.FlushSoon();
     }
 
     /// <summary>Lists <paramref name="stream"/> as waiting for window (under the output gate).</summary>
@@ -335,26 +335,37 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     /// request is told to stop (RST_STREAM NO_ERROR, RFC 9113 section 8.1).</summary>
     public void OnResponseEnded(H2ServerStream stream)
     {
-        var flush = false;
+        bool flush;
         lock (Output.Gate)
         {
-            if (!_streams.Remove(stream.Id))
-            {
-                return;
-            }
-
-            _waitingForWindow.Remove(stream);
-            if (!stream.RequestClosed && !Output.IsClosed)
-            {
-                Output.WriteRstStream(stream.Id, H2ErrorCode.NoError);
-                flush = true;
-            }
+            flush = OnResponseEndedLocked(stream);
         }
 
         if (flush)
         {
             Output.Flush();
         }
+    }
+
+    /// <summary><see cref="OnResponseEnded"/> under the output gate, in the same hold as the end of the response was
+    /// written: from then on, the caller closing the connection does not abort the request (an application that
+    /// checks <c>RequestAborted</c> after completing its response sees it delivered). True when a frame waits for a
+    /// flush.</summary>
+    public bool OnResponseEndedLocked(H2ServerStream stream)
+    {
+        if (!_streams.Remove(stream.Id))
+        {
+            return false;
+        }
+
+        _waitingForWindow.Remove(stream);
+        if (!stream.RequestClosed && !Output.IsClosed)
+        {
+            Output.WriteRstStream(stream.Id, H2ErrorCode.NoError);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Adds <paramref name="length"/> to <paramref name="credit"/>; once it reached <paramref name="threshold"/>,

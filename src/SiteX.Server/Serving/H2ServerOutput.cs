@@ -10,16 +10,23 @@ namespace SiteX.Server.Serving;
 /// </summary>
 /// <remarks>
 /// A writer that finds a flush in progress leaves its frames in the pipe; the flush loop flushes again when the one in
-/// progress completes. Response DATA waits for the flush (<see cref="WaitForFlushAsync"/>) so a caller that does not read
+/// progress completes. A response's own few frames (<see cref="FlushSoon"/>) wait for a thread-pool turn before the
+/// flush, so that responses finishing meanwhile share the socket write (with inline I/O, every flush would otherwise be
+/// a write of its own). Response DATA waits for the flush (<see cref="WaitForFlushAsync"/>) so a caller that does not read
 /// holds back its streams instead of growing the pipe; control frames (SETTINGS and PING acknowledgements, WINDOW_UPDATE,
 /// RST_STREAM) never wait. The connection's send window is guarded by the same gate.
 /// </remarks>
-internal sealed class H2ServerOutput(PipeWriter transport)
+internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
 {
+    /// <summary>Unflushed bytes below which <see cref="FlushSoon"/> waits for others to join them; more (a body moving)
+    /// are flushed at once.</summary>
+    public const int DeferBelow = 4 * 1024;
+
     /// <summary>Bytes written and not yet taken by the socket above which response DATA waits for the flush.</summary>
     public const int MaxBacklog = 1024 * 1024;
 
     private bool _flushing;
+    private bool _deferred;
     private bool _unflushed;
     private long _committed;
     private long _flushIssuedAt;
@@ -91,13 +98,27 @@ internal sealed class H2ServerOutput(PipeWriter transport)
 
     /// <summary>Hands what was written to the socket, unless a flush is in progress (then that flush takes it).
     /// Call outside <see cref="Gate"/>.</summary>
-    public void Flush()
+    public void Flush() => FlushCore(soon: false);
+
+    /// <summary>As <see cref="Flush"/>, but less than <see cref="DeferBelow"/> bytes are handed over by a thread-pool
+    /// work item, so that what other streams write until it runs goes in the same socket write. For writers outside the
+    /// read loop, whose flushes are one response's few frames each.</summary>
+    public void FlushSoon() => FlushCore(soon: true);
+
+    private void FlushCore(bool soon)
     {
         ValueTask<FlushResult> flush;
         lock (Gate)
         {
-            if (_flushing || !_unflushed || _closed)
+            if (_flushing || !_unflushed || _closed || (soon && _deferred))
             {
+                return;
+            }
+
+            if (soon && _committed - _flushedUpTo < DeferBelow)
+            {
+                _deferred = true;
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                 return;
             }
 
@@ -115,6 +136,24 @@ internal sealed class H2ServerOutput(PipeWriter transport)
                     CloseLocked();
                 }
 
+                return;
+            }
+
+            _flushing = true;
+        }
+
+        _ = FlushLoopAsync(flush);
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        ValueTask<FlushResult> flush;
+        lock (Gate)
+        {
+            // A flush that came meanwhile may have handed it over already.
+            _deferred = false;
+            if (_flushing || !_unflushed || _closed || !TryStartFlushLocked(out flush))
+            {
                 return;
             }
 

@@ -124,7 +124,7 @@ internal sealed partial class H2ServerStream
             }
         }
 
-        Output.Flush();
+        Output.FlushSoon();
         if (closed)
         {
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
@@ -288,9 +288,12 @@ internal sealed partial class H2ServerStream
         return waiter;
     }
 
-    /// <summary>Ends the response: the rest of the body, then trailers or END_STREAM. With an application error before
-    /// the response started, the caller gets a 500; after, the stream is reset.</summary>
-    public async Task EndResponseAsync(Exception? error)
+    /// <summary>Ends the response after the application finished: the rest of the body, then trailers or END_STREAM.
+    /// With an application error before the response started, the caller gets a 500; after, the stream is reset. A small
+    /// end waits for other responses to share its socket write (<see cref="H2ServerOutput.FlushSoon"/>).</summary>
+    public Task EndResponseAsync(Exception? error) => EndResponseAsync(error, soon: true);
+
+    private async Task EndResponseAsync(Exception? error, bool soon)
     {
         if (ResponseClosed)
         {
@@ -315,61 +318,94 @@ internal sealed partial class H2ServerStream
         }
 
         await StartResponseAsync().ConfigureAwait(false);
-        bool headersOnly;
+
+        // Headers, the rest of the body and the end go out in one flush (one socket write) unless the body waits for
+        // the caller's window; then the end follows once the window let the body through.
+        bool ended;
         lock (Output.Gate)
         {
-            headersOnly = !_headersWritten && _unflushed == 0 && Trailers.Count == 0;
-            if (headersOnly && !ResponseClosed && !Output.IsClosed)
+            if (ResponseClosed || Output.IsClosed)
+            {
+                DropUnflushed();
+                ended = true;
+            }
+            else if (!_headersWritten && _unflushed == 0 && Trailers.Count == 0)
             {
                 WriteHeaderBlockLocked(ResponseHeaders, isTrailers: false, endStream: true);
                 _endSent = true;
+                ended = true;
+            }
+            else
+            {
+                if (!_headersWritten)
+                {
+                    WriteHeaderBlockLocked(ResponseHeaders, isTrailers: false, endStream: false);
+                }
+
+                _ = SendUnflushedLocked(); // what does not fit the windows is pending, waited for below
+                ended = _pending.Count == 0;
+                if (ended)
+                {
+                    WriteEndLocked();
+                }
+            }
+
+            if (_endSent)
+            {
+                _connection.OnResponseEndedLocked(this);
             }
         }
 
-        if (!headersOnly)
+        while (!ended)
         {
-            var flush = await FlushResponseAsync(CancellationToken.None).ConfigureAwait(false);
-            while (!flush.IsCompleted)
+            Output.FlushSoon();
+            Task<FlushResult> pending;
+            lock (Output.Gate)
             {
-                // The end follows the body: body still waiting for the caller's window is sent first.
-                Task<FlushResult>? pending = null;
-                lock (Output.Gate)
-                {
-                    if (ResponseClosed || Output.IsClosed)
-                    {
-                        break;
-                    }
-
-                    if (_pending.Count > 0)
-                    {
-                        pending = (_windowWaiter ??= new TaskCompletionSource<FlushResult>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-                    }
-                    else
-                    {
-                        if (Trailers.Count > 0)
-                        {
-                            WriteHeaderBlockLocked(Trailers, isTrailers: true, endStream: true);
-                        }
-                        else
-                        {
-                            Output.WriteFrame(H2FrameType.Data, H2Frame.EndStream, Id, default);
-                        }
-
-                        _endSent = true;
-                    }
-                }
-
-                if (pending is null)
+                if (ResponseClosed || Output.IsClosed)
                 {
                     break;
                 }
 
-                flush = await pending.ConfigureAwait(false);
+                if (_pending.Count == 0)
+                {
+                    WriteEndLocked();
+                    _connection.OnResponseEndedLocked(this);
+                    break;
+                }
+
+                pending = (_windowWaiter ??= new TaskCompletionSource<FlushResult>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
+
+            ended = (await pending.ConfigureAwait(false)).IsCompleted;
         }
 
-        Output.Flush();
+        if (soon)
+        {
+            Output.FlushSoon();
+        }
+        else
+        {
+            Output.Flush();
+        }
+
         _connection.OnResponseEnded(this);
+    }
+
+    /// <summary>Ends the stream: trailers when there are any, else an empty DATA frame with END_STREAM (under the output
+    /// gate).</summary>
+    private void WriteEndLocked()
+    {
+        if (Trailers.Count > 0)
+        {
+            WriteHeaderBlockLocked(Trailers, isTrailers: true, endStream: true);
+        }
+        else
+        {
+            Output.WriteFrame(H2FrameType.Data, H2Frame.EndStream, Id, default);
+        }
+
+        _endSent = true;
     }
 
     /// <summary>Resets the stream with <paramref name="code"/> (unless it already ended) and aborts the request.</summary>

@@ -193,7 +193,8 @@ internal sealed partial class H2ServerStream :
     public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
         SendFileFallback.SendFileAsync(((IHttpResponseBodyFeature)this).Stream, path, offset, count, cancellationToken);
 
-    public Task CompleteAsync() => EndResponseAsync(null);
+    // The application asked for the end now: flushed at once, not batched with other responses.
+    public Task CompleteAsync() => EndResponseAsync(null, soon: false);
 
     public void Dispose() => _aborted.Dispose();
 

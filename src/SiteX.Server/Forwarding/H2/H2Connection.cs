@@ -275,6 +275,10 @@ internal sealed partial class H2Connection : IDisposable
     /// <summary>Writes what was appended (see <see cref="H2FrameWriter.FlushAsync"/>).</summary>
     public ValueTask FlushAsync() => _writer.FlushAsync();
 
+    /// <summary>Writes what was appended, a small batch together with what other streams append meanwhile (see
+    /// <see cref="H2FrameWriter.FlushSoonAsync"/>).</summary>
+    public ValueTask FlushSoonAsync() => _writer.FlushSoonAsync();
+
     /// <summary>Writes what was appended, without waiting for the write (see <see cref="H2FrameWriter.Flush"/>).</summary>
     public void Flush() => _writer.Flush();
 

@@ -52,7 +52,7 @@ internal sealed partial class H2Stream : IRequestDataSink
             else
             {
                 _endSent = true;
-                await _connection.FlushAsync().ConfigureAwait(false);
+                await _connection.FlushSoonAsync().ConfigureAwait(false);
             }
 
             await RelayResponseAsync().ConfigureAwait(false);
@@ -243,7 +243,7 @@ internal sealed partial class H2Stream : IRequestDataSink
             {
                 if (!reader.TryRead(out var read))
                 {
-                    await _connection.FlushAsync().ConfigureAwait(false);
+                    await _connection.FlushSoonAsync().ConfigureAwait(false);
                     lock (_lock)
                     {
                         if (_stopSending || _failure is not null)
@@ -274,7 +274,7 @@ internal sealed partial class H2Stream : IRequestDataSink
                 _pumpedBytes += length;
                 if (!sent || read.IsCompleted)
                 {
-                    await _connection.FlushAsync().ConfigureAwait(false);
+                    await _connection.FlushSoonAsync().ConfigureAwait(false);
                     return true;
                 }
 
@@ -365,7 +365,7 @@ internal sealed partial class H2Stream : IRequestDataSink
 
             // Push what is buffered; then wait for the write to take it (buffer full) or for a WINDOW_UPDATE (or the
             // end of the stream).
-            await _connection.FlushAsync().ConfigureAwait(false);
+            await _connection.FlushSoonAsync().ConfigureAwait(false);
             if (progress == SendProgress.BufferFull)
             {
                 await _connection.WaitForRoomAsync().ConfigureAwait(false);
