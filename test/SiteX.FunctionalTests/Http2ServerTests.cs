@@ -11,28 +11,29 @@ using Xunit.Abstractions;
 
 namespace SiteX.FunctionalTests;
 
-// SiteX's own HTTP/2 server half (Http2Server = SiteX, ADR 0011) on the gateways' gRPC ports: every call shape through
-// it (unary, the three streaming shapes, metadata, trailers, grpc-status, deadlines, cancellation, compression, a
-// 64 MiB message), a peer that stops and comes back, inbound mutual TLS with the peer's identity from its certificate,
-// and what it answers to callers that break the protocol. SITEXTEST_HTTP2_SERVER=SiteX runs the whole suite on it.
+// The gateways' gRPC ports are served by SiteX's own HTTP/2 server half by default (Http2Server = SiteX, ADR 0011), so
+// the whole suite runs on it; what it answers to callers that break the protocol is below. Kestrel's HTTP/2 stays as a
+// fallback: every call shape (unary, the three streaming shapes, metadata, trailers, grpc-status, deadlines,
+// cancellation, compression, a 64 MiB message), a peer that stops and comes back, and inbound mutual TLS with the
+// peer's identity from its certificate run on it here too, and SITEXTEST_HTTP2_SERVER=Kestrel runs the whole suite on it.
 
-/// <summary><see cref="CallShapeTests"/> with SiteX's own HTTP/2 server at both gateways.</summary>
-public sealed class SiteXServerCallShapeTests(ITestOutputHelper output) : CallShapeTests(output)
+/// <summary><see cref="CallShapeTests"/> with Kestrel's HTTP/2 at both gateways.</summary>
+public sealed class KestrelServerCallShapeTests(ITestOutputHelper output) : CallShapeTests(output)
 {
-    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.SiteX;
+    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.Kestrel;
 }
 
-/// <summary><see cref="PeerRestartTests"/> with SiteX's own HTTP/2 server.</summary>
-public sealed class SiteXServerPeerRestartTests(ITestOutputHelper output) : PeerRestartTests(output)
+/// <summary><see cref="PeerRestartTests"/> with Kestrel's HTTP/2.</summary>
+public sealed class KestrelServerPeerRestartTests(ITestOutputHelper output) : PeerRestartTests(output)
 {
-    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.SiteX;
+    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.Kestrel;
 }
 
-/// <summary><see cref="OutboundTlsTests"/> with SiteX's own HTTP/2 server on the TLS ports (client certificates, the
-/// peer's party from its certificate).</summary>
-public sealed class SiteXServerOutboundTlsTests(ITestOutputHelper output) : OutboundTlsTests(output)
+/// <summary><see cref="OutboundTlsTests"/> with Kestrel's HTTP/2 on the TLS ports (client certificates, the peer's
+/// party from its certificate).</summary>
+public sealed class KestrelServerOutboundTlsTests(ITestOutputHelper output) : OutboundTlsTests(output)
 {
-    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.SiteX;
+    protected override Http2ServerEngine? Http2Server => Http2ServerEngine.Kestrel;
 }
 
 /// <summary>The relay's shortcut on SiteX's own server: a forwarded request's DATA goes from the caller's connection

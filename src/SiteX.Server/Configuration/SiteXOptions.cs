@@ -63,9 +63,9 @@ public sealed class SiteXOptions
     /// the default), or YARP over <c>SocketsHttpHandler</c>. HTTP (<c>url</c>) endpoints always use YARP.</summary>
     public ForwardingEngine ForwardingEngine { get; set; } = ForwardingEngine.H2Relay;
 
-    /// <summary>What serves HTTP/2 on the inter-site gRPC ports: Kestrel (the default) or SiteX's own server half
-    /// (<see cref="Http2ServerEngine.SiteX"/>, experimental; ADR 0011).</summary>
-    public Http2ServerEngine Http2Server { get; set; } = Http2ServerEngine.Kestrel;
+    /// <summary>What serves HTTP/2 on the inter-site gRPC ports: SiteX's own server half (<see cref="Http2ServerEngine.SiteX"/>,
+    /// the default; ADR 0011), or Kestrel's HTTP/2.</summary>
+    public Http2ServerEngine Http2Server { get; set; } = Http2ServerEngine.SiteX;
 
     /// <summary>How often a quiet gateway checks whether to give memory back to the OS after a burst (one aggressive
     /// garbage collection when its RSS grew by 32 MiB since the last); <c>00:00:00</c> turns it off.</summary>

@@ -137,7 +137,7 @@ internal sealed class TestGateway : IAsyncDisposable
     }
 
     /// <summary>What serves HTTP/2 on every test gateway's gRPC ports when <c>SITEXTEST_HTTP2_SERVER</c> names it
-    /// (<c>SiteX</c> runs the whole suite on SiteX's own server half); null: the options' default.</summary>
+    /// (<c>Kestrel</c> runs the whole suite on Kestrel's HTTP/2); null: the options' default (SiteX's own server).</summary>
     internal static Http2ServerEngine? ForcedHttp2Server { get; } =
         Enum.TryParse<Http2ServerEngine>(Environment.GetEnvironmentVariable("SITEXTEST_HTTP2_SERVER"), ignoreCase: true, out var server) ? server : null;
 
