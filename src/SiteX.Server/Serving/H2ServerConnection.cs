@@ -893,7 +893,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
                 }
             }
 
-            Output.WriteFrame(H2FrameType.Settings, H2Frame.Ack, 0, default);
+            Output.WriteAnswer(H2FrameType.Settings, 0, default);
         }
 
         Complete(flushed);
@@ -912,26 +912,26 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             lock (Output.Gate)
             {
                 RequireReadingAnswersLocked("PING");
-                Output.WriteFrame(H2FrameType.Ping, H2Frame.Ack, 0, payload);
+                Output.WriteAnswer(H2FrameType.Ping, 0, payload);
             }
         }
     }
 
     /// <summary>A caller that keeps sending frames this side must answer (PING, SETTINGS) while it does not read the
-    /// answers would grow the output without bound: once more than <see cref="MaxUnreadAnswers"/> bytes wait for the
-    /// socket, the connection ends with ENHANCE_YOUR_CALM (under the output gate).</summary>
+    /// answers would grow the output without bound: once more than <see cref="MaxUnreadAnswers"/> bytes of answers wait
+    /// for the socket, the connection ends with ENHANCE_YOUR_CALM (under the output gate). Responses waiting for a slow
+    /// reader do not count: their windows bound them.</summary>
     private void RequireReadingAnswersLocked(string frame)
     {
-        if (Output.Backlog > MaxUnreadAnswers)
+        if (Output.UnreadAnswers > MaxUnreadAnswers)
         {
-            throw new H2ProtocolException(H2ErrorCode.EnhanceYourCalm, $"{frame} frames arrive faster than the connection reads their answers ({Output.Backlog} bytes unread)");
+            throw new H2ProtocolException(H2ErrorCode.EnhanceYourCalm, $"{frame} frames arrive faster than the connection reads their answers ({Output.UnreadAnswers} bytes of answers unread)");
         }
     }
 
-    /// <summary>Output bytes waiting for the socket above which a frame that needs an answer ends the connection: four
-    /// times what a response may run ahead of the socket (<see cref="H2ServerOutput.MaxBacklog"/>), so a caller that
-    /// reads slowly while downloading never meets it.</summary>
-    internal const int MaxUnreadAnswers = 4 * H2ServerOutput.MaxBacklog;
+    /// <summary>Bytes of unread answers (PING and SETTINGS acknowledgements, 17 and 9 bytes each) above which a frame
+    /// that needs an answer ends the connection.</summary>
+    internal const int MaxUnreadAnswers = 4 * 1024 * 1024;
 
     private void OnWindowUpdate(int streamId, ReadOnlySpan<byte> payload)
     {

@@ -51,6 +51,20 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
     /// <summary>Bytes written since the last flush that completed (under <see cref="Gate"/>).</summary>
     public long Backlog => _committed - _flushedUpTo;
 
+    /// <summary>Bytes of answers to the caller's own frames (PING and SETTINGS acknowledgements) written since a flush
+    /// last completed (under <see cref="Gate"/>): they grow only while the caller does not read.</summary>
+    public long UnreadAnswers { get; private set; }
+
+    /// <summary>Writes an answer to a frame of the caller (<see cref="UnreadAnswers"/>; under <see cref="Gate"/>).</summary>
+    public void WriteAnswer(H2FrameType type, int streamId, ReadOnlySpan<byte> payload)
+    {
+        if (!_closed)
+        {
+            WriteFrame(type, H2Frame.Ack, streamId, payload);
+            UnreadAnswers += H2Frame.HeaderLength + payload.Length;
+        }
+    }
+
     /// <summary>Writes a frame header and reserves its payload (under <see cref="Gate"/>): the caller fills
     /// <paramref name="payloadLength"/> bytes of the returned span and then calls <see cref="Commit"/>.</summary>
     public Span<byte> BeginFrame(H2FrameType type, byte flags, int streamId, int payloadLength)
@@ -110,15 +124,21 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
         ValueTask<FlushResult> flush;
         lock (Gate)
         {
-            if (_flushing || !_unflushed || _closed || (soon && _deferred))
+            if (_flushing || !_unflushed || _closed)
             {
                 return;
             }
 
+            // Small: waits for the work item (queued once). Grown past the mark meanwhile (a body written while a
+            // deferred flush waited): flushed now, and the work item will find nothing left.
             if (soon && _committed - _flushedUpTo < DeferBelow)
             {
-                _deferred = true;
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                if (!_deferred)
+                {
+                    _deferred = true;
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                }
+
                 return;
             }
 
@@ -130,6 +150,7 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
             if (flush.IsCompletedSuccessfully)
             {
                 _flushedUpTo = _flushIssuedAt;
+                UnreadAnswers = 0;
                 var result = flush.Result;
                 if (result.IsCompleted || result.IsCanceled)
                 {
@@ -240,6 +261,7 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
                 }
 
                 _flushedUpTo = _flushIssuedAt;
+                UnreadAnswers = 0;
                 if (_unflushed)
                 {
                     if (!TryStartFlushLocked(out flush))

@@ -66,6 +66,39 @@ public sealed class H2ServerOutputTests : IDisposable
         Assert.Equal(H2Frame.HeaderLength + 10 + H2Frame.HeaderLength + 4, _transport.LastFlushed);
     }
 
+    [Fact]
+    public void AFlushSoonAfterTheBatchGrewPastTheMark_GoesAtOnce_ThoughADeferredOneWaits()
+    {
+        lock (_output.Gate)
+        {
+            _output.WriteFrame(H2FrameType.Headers, H2Frame.EndHeaders, 1, new byte[10]);
+            _output.FlushSoon(); // deferred: its work item waits for the gate
+            _output.WriteFrame(H2FrameType.Data, 0, 1, new byte[H2ServerOutput.DeferBelow]);
+            _output.FlushSoon(); // a body written meanwhile: not left waiting behind the small batch
+            Assert.Equal(1, _transport.Flushes);
+            Assert.Equal((2 * H2Frame.HeaderLength) + 10 + H2ServerOutput.DeferBelow, _transport.LastFlushed);
+        }
+    }
+
+    [Fact]
+    public void UnreadAnswers_CountsAcknowledgementsUntilAFlushCompletes_NotResponses()
+    {
+        lock (_output.Gate)
+        {
+            _output.WriteFrame(H2FrameType.Data, 0, 1, new byte[16_384]);
+            _output.WriteAnswer(H2FrameType.Ping, 0, new byte[8]);
+            _output.WriteAnswer(H2FrameType.Settings, 0, default);
+            Assert.Equal(H2Frame.HeaderLength + 8 + H2Frame.HeaderLength, _output.UnreadAnswers);
+            Assert.Equal(16_384 + (3 * H2Frame.HeaderLength) + 8, _output.Backlog);
+        }
+
+        _output.Flush(); // the transport takes it at once
+        lock (_output.Gate)
+        {
+            Assert.Equal(0, _output.UnreadAnswers);
+        }
+    }
+
     /// <summary>A transport that counts flushes and the bytes each handed over.</summary>
     private sealed class CountingWriter : PipeWriter, IDisposable
     {

@@ -138,15 +138,21 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
     {
         lock (Gate)
         {
-            if (_writing || _deferred || _length == 0 || _failed)
+            if (_writing || _length == 0 || _failed)
             {
                 return default;
             }
 
+            // Small: waits for the work item (queued once). Grown past the mark meanwhile: written now, and the work
+            // item will find nothing left.
             if (_length < DeferBelow)
             {
-                _deferred = true;
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                if (!_deferred)
+                {
+                    _deferred = true;
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                }
+
                 return default;
             }
 

@@ -74,6 +74,21 @@ public sealed class H2FrameWriterTests : IDisposable
         }
     }
 
+    [Fact]
+    public void AFlushSoonAfterTheBatchGrewPastTheMark_WritesAtOnce_ThoughADeferredOneWaits()
+    {
+        lock (_writer.Gate)
+        {
+            _writer.WriteFrame(H2FrameType.Headers, H2Frame.EndHeaders, 1, new byte[100]);
+            ReturnsAtOnce(_writer.FlushSoonAsync()); // deferred: its work item waits for the gate
+            _writer.WriteFrame(H2FrameType.Data, 0, 1, new byte[H2FrameWriter.DeferBelow]);
+            ReturnsAtOnce(_writer.FlushSoonAsync()); // a body appended meanwhile: not left waiting behind the small batch
+
+            var write = Assert.Single(_transport.Writes);
+            Assert.Equal((2 * H2Frame.HeaderLength) + 100 + H2FrameWriter.DeferBelow, write.Length);
+        }
+    }
+
     private static void ReturnsAtOnce(ValueTask flush) => Assert.True(flush.IsCompletedSuccessfully);
 
     /// <summary>A transport that keeps every write, completing each at once.</summary>
