@@ -82,6 +82,66 @@ public sealed class SiteXServerRelayShortcutTests(ITestOutputHelper output)
     }
 }
 
+/// <summary>Many large responses at once on one connection: what SiteX's server batches and bounds must not hold them
+/// back or cut off a caller that reads them (and sends PINGs, as .NET's client does while it receives).</summary>
+public sealed class SiteXServerLargeResponsesTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task SixteenConcurrentMegabyteCalls_OnOneConnection_AllComplete_RoundAfterRound()
+    {
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var sites = await TwoSites.StartAsync(cluster);
+        var client = cluster.EchoClient(sites.A);
+        var payload = new byte[1024 * 1024];
+        Random.Shared.NextBytes(payload);
+        var request = new EchoRequest { Payload = ByteString.CopyFrom(payload) };
+
+        for (var round = 0; round < 8; round++)
+        {
+            var calls = Enumerable.Range(0, 16).Select(_ => client.UnaryAsync(request, TestCluster.Target(TwoSites.PartyB), TestCluster.Deadline()).ResponseAsync);
+            var replies = await Task.WhenAll(calls).DefaultTimeout();
+            Assert.All(replies, reply => Assert.True(reply.Payload.Span.SequenceEqual(payload), $"round {round}: a reply of {reply.Payload.Length} bytes differs from the 1 MiB sent"));
+        }
+
+        Assert.DoesNotContain(sites.A.Logs.Entries.Concat(sites.B.Logs.Entries), e => e.EventId.Id == 1140);
+        cluster.AssertNoUnexpectedErrors();
+    }
+
+    [Fact]
+    public async Task SixteenConcurrentMegabytePops_OnOneConnection_AllArrive()
+    {
+        const string session = "202611291330000000001_large_pops_0_0";
+        const int topics = 16;
+        const int perTopic = 6;
+        await using var cluster = new TestCluster(output) { Http2Server = Http2ServerEngine.SiteX };
+        var (_, host) = await QueueSites.StartAsync(cluster);
+        var producer = new FateMqClient(host.GrpcPort, session, "10000", "host");
+        for (var m = 0; m < perTopic; m++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, topics).Select(t =>
+                producer.ProduceAsync("10000", $"t{t}", $"m{m}", "tag", Payloads.Make((t * 100) + m, 1024 * 1024)))).DefaultTimeout();
+        }
+
+        // One connection for every pop, as a consumer with one channel has: 16 responses of 1 MiB written at once.
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}", new Grpc.Net.Client.GrpcChannelOptions { MaxReceiveMessageSize = null });
+        var consumer = new SiteX.Protocol.Ptp.PrivateTransferTransport.PrivateTransferTransportClient(channel);
+        var headers = new Grpc.Core.Metadata { { "x-ptp-session-id", session }, { "x-ptp-from-node-id", "10000" }, { "x-ptp-tech-provider-code", "FATE" } };
+        await Task.WhenAll(Enumerable.Range(0, topics).Select(async t =>
+        {
+            for (var m = 0; m < perTopic; m++)
+            {
+                var reply = await consumer.popAsync(new SiteX.Protocol.Ptp.PopInbound { Topic = $"t{t}", Timeout = 30_000 }, headers);
+                Assert.Equal("E0000000000", reply.Code);
+                var body = SiteX.Protocol.Ptp.Message.Parser.ParseFrom(reply.Payload).Body;
+                Assert.True(body.Span.SequenceEqual(Payloads.Make((t * 100) + m, 1024 * 1024)), $"topic t{t} message {m}: {body.Length} bytes differ");
+            }
+        })).DefaultTimeout();
+
+        Assert.DoesNotContain(host.Logs.Entries, e => e.EventId.Id == 1140);
+        cluster.AssertNoUnexpectedErrors();
+    }
+}
+
 /// <summary>Callers that break HTTP/2 get an error that names the problem, and only the broken stream or connection
 /// pays for it.</summary>
 public sealed class Http2ServerProtocolTests(ITestOutputHelper output)
