@@ -53,7 +53,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     private readonly H2ServerLimits _limits;
     private readonly ILogger _logger;
     private readonly FeatureCollection _features;
-    private readonly MemoryPool<byte> _pool;
+    private readonly PipeOptions _requestPipeOptions;
     private readonly HpackDecoder _decoder;
     private readonly Dictionary<int, H2ServerStream> _streams = [];
     private readonly List<H2ServerStream> _waitingForWindow = [];
@@ -88,7 +88,10 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         _runner = runner;
         _limits = limits;
         _logger = logger;
-        _pool = connection.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        // Every request body pipe of the connection: no pause threshold (flow control bounds what it holds), the
+        // application's reads completed on the thread pool, the read loop's writes inline.
+        var pool = connection.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        _requestPipeOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.Inline, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 4096, useSynchronizationContext: false);
         _decoder = new HpackDecoder(4096, limits.MaxHeaderListSize);
         _receiveWindow = limits.ConnectionWindow;
         _streamCreditThreshold = Math.Max(limits.StreamWindow / 8, 1);
@@ -767,7 +770,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         }
 
         _lastStreamId = streamId;
-        var stream = new H2ServerStream(this, streamId, _features, _pool, endStream);
+        var stream = new H2ServerStream(this, streamId, _features, _requestPipeOptions, endStream);
         _decoder.Decode(block, stream);
         bool refused;
         lock (Output.Gate)

@@ -48,12 +48,12 @@ internal sealed partial class H2ServerStream :
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
 
-    public H2ServerStream(H2ServerConnection connection, int id, IFeatureCollection connectionFeatures, MemoryPool<byte> pool, bool requestEnded)
+    public H2ServerStream(H2ServerConnection connection, int id, IFeatureCollection connectionFeatures, PipeOptions requestPipeOptions, bool requestEnded)
     {
         _connection = connection;
         Id = id;
         _requestEnded = requestEnded;
-        _requestPipe = new Pipe(new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.Inline, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 4096, useSynchronizationContext: false));
+        _requestPipe = new Pipe(requestPipeOptions);
         if (requestEnded)
         {
             _requestPipe.Writer.Complete();
