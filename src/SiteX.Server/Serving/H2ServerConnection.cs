@@ -301,11 +301,21 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     /// windows once enough have gathered.</summary>
     public void OnRequestConsumed(H2ServerStream stream, int length)
     {
+        if (CreditConsumed(stream, length))
+        {
+            Output.FlushSoon();
+        }
+    }
+
+    /// <summary><see cref="OnRequestConsumed"/> without the flush, for the read loop, which flushes at the end of its
+    /// batch: true when a WINDOW_UPDATE was written.</summary>
+    public bool CreditConsumed(H2ServerStream stream, int length)
+    {
         var connectionCredit = TakeCredit(ref _connectionCredit, length, _connectionCreditThreshold);
         var streamCredit = stream.RequestClosed ? 0 : stream.TakeCredit(length, _streamCreditThreshold);
         if (connectionCredit == 0 && streamCredit == 0)
         {
-            return;
+            return false;
         }
 
         lock (Output.Gate)
@@ -322,7 +332,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             }
         }
 
-        Output.FlushSoon();
+        return true;
     }
 
     /// <summary>Lists <paramref name="stream"/> as waiting for window (under the output gate).</summary>
@@ -657,7 +667,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         }
         else if (padding > 0)
         {
-            OnRequestConsumed(stream, padding);
+            CreditConsumed(stream, padding);
         }
     }
 

@@ -149,14 +149,7 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
 
             if (flush.IsCompletedSuccessfully)
             {
-                _flushedUpTo = _flushIssuedAt;
-                UnreadAnswers = 0;
-                var result = flush.Result;
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    CloseLocked();
-                }
-
+                OnFlushedLocked(flush.Result);
                 return;
             }
 
@@ -168,20 +161,12 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
 
     void IThreadPoolWorkItem.Execute()
     {
-        ValueTask<FlushResult> flush;
         lock (Gate)
         {
-            // A flush that came meanwhile may have handed it over already.
             _deferred = false;
-            if (_flushing || !_unflushed || _closed || !TryStartFlushLocked(out flush))
-            {
-                return;
-            }
-
-            _flushing = true;
         }
 
-        _ = FlushLoopAsync(flush);
+        Flush(); // nothing, when a flush that came meanwhile handed it over already
     }
 
     /// <summary>Completes when the socket has taken all but <see cref="MaxBacklog"/> bytes of what was written (or the
@@ -215,6 +200,18 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
         _flushing = false;
         _flushed?.TrySetResult();
         _flushed = null;
+    }
+
+    /// <summary>A flush completed (under <see cref="Gate"/>): what it was issued for left, and the acknowledgements
+    /// with it; a transport that completed or cancelled closes the output.</summary>
+    private void OnFlushedLocked(FlushResult result)
+    {
+        _flushedUpTo = _flushIssuedAt;
+        UnreadAnswers = 0;
+        if (result.IsCompleted || result.IsCanceled)
+        {
+            CloseLocked();
+        }
     }
 
     /// <summary>Hands everything written so far to the transport (under <see cref="Gate"/>); false when the transport
@@ -254,14 +251,12 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
             TaskCompletionSource? flushed;
             lock (Gate)
             {
-                if (result.IsCompleted || result.IsCanceled || _closed)
+                OnFlushedLocked(result);
+                if (_closed)
                 {
-                    CloseLocked();
-                    return;
+                    return; // closing released the waiters
                 }
 
-                _flushedUpTo = _flushIssuedAt;
-                UnreadAnswers = 0;
                 if (_unflushed)
                 {
                     if (!TryStartFlushLocked(out flush))

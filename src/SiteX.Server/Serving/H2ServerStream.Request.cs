@@ -175,7 +175,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
 
             if (sent > 0)
             {
-                _connection.OnRequestConsumed(this, sent);
+                _connection.CreditConsumed(this, sent); // the read loop flushes at the end of its batch
             }
         }
 

@@ -116,25 +116,14 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
 
     /// <summary>Writes what was appended, unless a write is already in progress (which will take it along). Never
     /// throws: a failed write fails the connection (<c>onFailure</c>), and with it every stream.</summary>
-    public ValueTask FlushAsync()
-    {
-        lock (Gate)
-        {
-            if (_writing || _length == 0 || _failed)
-            {
-                return default;
-            }
-
-            _writing = true;
-        }
-
-        return WriteLoopAsync();
-    }
+    public ValueTask FlushAsync() => FlushCoreAsync(soon: false);
 
     /// <summary>As <see cref="FlushAsync"/>, but a batch of less than <see cref="DeferBelow"/> bytes is written by a
     /// thread-pool work item, so that what other streams append until it runs goes in the same socket write (and the
     /// call returns at once). For callers outside the read loop, whose flushes are one call's few frames each.</summary>
-    public ValueTask FlushSoonAsync()
+    public ValueTask FlushSoonAsync() => FlushCoreAsync(soon: true);
+
+    private ValueTask FlushCoreAsync(bool soon)
     {
         lock (Gate)
         {
@@ -145,7 +134,7 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
 
             // Small: waits for the work item (queued once). Grown past the mark meanwhile: written now, and the work
             // item will find nothing left.
-            if (_length < DeferBelow)
+            if (soon && _length < DeferBelow)
             {
                 if (!_deferred)
                 {
@@ -166,21 +155,10 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
     {
         lock (Gate)
         {
-            // A flush that came meanwhile may have written it already.
             _deferred = false;
-            if (_writing || _length == 0 || _failed)
-            {
-                return;
-            }
-
-            _writing = true;
         }
 
-        var write = WriteLoopAsync();
-        if (!write.IsCompletedSuccessfully)
-        {
-            _ = write.AsTask();
-        }
+        Flush(); // nothing, when a flush that came meanwhile wrote it already
     }
 
     /// <summary><see cref="FlushAsync"/> for callers that do not wait for the write.</summary>
