@@ -33,27 +33,31 @@ internal static class QueueThroughputScenario
         await RunRoundAsync(sites, "warmup", topics, warmup, bytes, popTimeoutMs, ct);
         await sites.QuiesceAsync(ct);
 
-        var table = new MarkdownTable("round", "size", "messages", "msg/s end to end", "MB/s", "push acks/s", "A CPU us/msg", "B CPU us/msg", "pop timeouts", "load (1 min)");
-        var results = new List<(double PerSecond, double AckPerSecond, double CpuA, double CpuB)>();
+        var table = new MarkdownTable("round", "size", "messages", "msg/s end to end", "MB/s", "push acks/s", "A CPU us/msg", "B CPU us/msg", "client CPU us/msg", "pop timeouts", "load (1 min)");
+        var results = new List<(double PerSecond, double AckPerSecond, double CpuA, double CpuB, double CpuClient)>();
+        using var self = Process.GetCurrentProcess();
         for (var round = 1; round <= rounds; round++)
         {
             var cpuA = ProcStats.CpuTime(sites.A.Id);
             var cpuB = ProcStats.CpuTime(sites.B.Id);
+            var cpuClient = ProcStats.CpuTime(self.Id);
             var (seconds, pushSeconds, timeouts) = await RunRoundAsync(sites, "r" + round.ToString(CultureInfo.InvariantCulture), topics, count, bytes, popTimeoutMs, ct);
             await sites.QuiesceAsync(ct);
             var usA = (ProcStats.CpuTime(sites.A.Id) - cpuA).TotalMicroseconds / count;
             var usB = (ProcStats.CpuTime(sites.B.Id) - cpuB).TotalMicroseconds / count;
-            results.Add((count / seconds, count / pushSeconds, usA, usB));
+            var usClient = (ProcStats.CpuTime(self.Id) - cpuClient).TotalMicroseconds / count;
+            results.Add((count / seconds, count / pushSeconds, usA, usB, usClient));
             table.Add(round.ToString(CultureInfo.InvariantCulture), Size(size), count.ToString(CultureInfo.InvariantCulture), Stats.F(count / seconds, "0"), Stats.F(count * (double)size / seconds / 1e6, "0"),
-                Stats.F(count / pushSeconds, "0"), Stats.F(usA, "0"), Stats.F(usB, "0"), timeouts.ToString(CultureInfo.InvariantCulture), StoreScenario.LoadAverage());
-            Console.WriteLine($"  round {round}: {count / seconds:0} msg/s, {count * (double)size / seconds / 1e6:0} MB/s, A {usA:0} us/msg, B {usB:0} us/msg");
+                Stats.F(count / pushSeconds, "0"), Stats.F(usA, "0"), Stats.F(usB, "0"), Stats.F(usClient, "0"), timeouts.ToString(CultureInfo.InvariantCulture), StoreScenario.LoadAverage());
+            Console.WriteLine($"  round {round}: {count / seconds:0} msg/s, {count * (double)size / seconds / 1e6:0} MB/s, A {usA:0} us/msg, B {usB:0} us/msg, client {usClient:0} us/msg");
         }
 
         var median = Stats.Median(results.Select(r => r.PerSecond).ToArray());
         table.Add("**median**", Size(size), count.ToString(CultureInfo.InvariantCulture), Stats.F(median, "0"), Stats.F(median * size / 1e6, "0"), Stats.F(Stats.Median(results.Select(r => r.AckPerSecond).ToArray()), "0"),
-            Stats.F(Stats.Median(results.Select(r => r.CpuA).ToArray()), "0"), Stats.F(Stats.Median(results.Select(r => r.CpuB).ToArray()), "0"), "", "");
+            Stats.F(Stats.Median(results.Select(r => r.CpuA).ToArray()), "0"), Stats.F(Stats.Median(results.Select(r => r.CpuB).ToArray()), "0"),
+            Stats.F(Stats.Median(results.Select(r => r.CpuClient).ToArray()), "0"), "", "");
         table.Print();
-        Console.WriteLine($"RSS after: A {Stats.Mib(ProcStats.Rss(sites.A.Id))} MiB, B {Stats.Mib(ProcStats.Rss(sites.B.Id))} MiB; CPU per message from /proc/PID/stat (10 ms ticks) after the gateways went quiet");
+        Console.WriteLine($"RSS after: A {Stats.Mib(ProcStats.Rss(sites.A.Id))} MiB, B {Stats.Mib(ProcStats.Rss(sites.B.Id))} MiB; CPU per message from /proc/PID/stat (10 ms ticks) after the gateways went quiet; the client is this process (push and pop calls, both sites' channels)");
         if (options.Int("settle-seconds", 0) is > 0 and var settle)
         {
             await Task.Delay(TimeSpan.FromSeconds(settle), ct);
