@@ -125,6 +125,52 @@ public class CallShapeTests(ITestOutputHelper output)
         cluster.AssertNoUnexpectedErrors();
     }
 
+    /// <summary>SiteX's server keeps a finished call's header dictionaries and header strings for the next calls of the
+    /// connection: nothing of one call may show in another's request headers, response headers or trailers.</summary>
+    [Fact]
+    public async Task Metadata_OfManyCallsOnOneConnection_StaysWithItsOwnCall()
+    {
+        await using var cluster = NewCluster();
+        var sites = await TwoSites.StartAsync(cluster);
+        var client = cluster.EchoClient(sites.A);
+
+        async Task CallAsync(int i)
+        {
+            var headers = TestCluster.Target(TwoSites.PartyB, "echo");
+            headers.Add("x-app-call", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (i % 2 == 0)
+            {
+                headers.Add("x-app-even", "even-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            using var call = client.UnaryAsync(new EchoRequest { Text = "m", EchoMetadata = true }, headers, TestCluster.Deadline());
+            var responseHeaders = await call.ResponseHeadersAsync.DefaultTimeout();
+            var reply = await call.ResponseAsync.DefaultTimeout();
+            var trailers = call.GetTrailers();
+
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), reply.Metadata["x-app-call"]);
+            if (i % 2 == 0)
+            {
+                Assert.Equal("even-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), reply.Metadata["x-app-even"]);
+            }
+            else
+            {
+                Assert.False(reply.Metadata.TryGetValue("x-app-even", out var leaked), $"call {i} got another call's header x-app-even: {leaked}");
+            }
+
+            Assert.Equal(["1"], responseHeaders.Where(h => h.Key == "x-echo-header").Select(h => h.Value));
+            Assert.Equal(["done"], trailers.Where(h => h.Key == "x-echo-trailer").Select(h => h.Value));
+        }
+
+        for (var round = 0; round < 8; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(round * 8, 8).Select(CallAsync)).DefaultTimeout();
+        }
+
+        Assert.Equal(64, sites.Echo.Observer.CallsCompleted);
+        cluster.AssertNoUnexpectedErrors();
+    }
+
     [Fact]
     public async Task ErrorStatus_FromService_ComesBackUnchanged()
     {

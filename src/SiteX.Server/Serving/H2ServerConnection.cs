@@ -63,6 +63,11 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     private readonly int _streamCreditThreshold;
     private readonly int _connectionCreditThreshold;
 
+    /// <summary>Header names and values of recent requests, decoded once (read loop only).</summary>
+    internal H2StringCache HeaderStrings { get; } = new();
+
+    private readonly H2ServerHeaderSets _headerSets = new();
+
     private int _lastStreamId;
     private int _activeRequests;
     private long _receiveWindow;
@@ -266,6 +271,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             stream.ReleaseBuffers();
             OnResponseEnded(stream);
             stream.Dispose();
+            _headerSets.Return(stream.HeaderSet); // the application and the context are done with the request
             Volatile.Write(ref _lastActive, Environment.TickCount64);
             if (Interlocked.Decrement(ref _activeRequests) == 0 && (Volatile.Read(ref _readLoopDone) || Volatile.Read(ref _goingAway)))
             {
@@ -780,7 +786,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
         }
 
         _lastStreamId = streamId;
-        var stream = new H2ServerStream(this, streamId, _features, _requestPipeOptions, endStream);
+        var stream = new H2ServerStream(this, streamId, _features, _requestPipeOptions, _headerSets.Rent(), endStream);
         _decoder.Decode(block, stream);
         bool refused;
         lock (Output.Gate)

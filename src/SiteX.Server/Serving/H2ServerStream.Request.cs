@@ -80,7 +80,8 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
             return;
         }
 
-        RequestHeaders.Append(H2HeaderStrings.Name(name), H2HeaderStrings.Value(value));
+        var strings = _connection.HeaderStrings;
+        RequestHeaders.Append(strings.Get(name), strings.Get(value));
     }
 
     private void OnPseudoHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
@@ -94,23 +95,23 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
         if (name.SequenceEqual(":method"u8))
         {
             _malformed = Method.Length > 0 ? "two :method pseudo-headers" : null;
-            Method = HttpMethods.GetCanonicalizedValue(H2HeaderStrings.Value(value));
+            Method = HttpMethods.GetCanonicalizedValue(_connection.HeaderStrings.Get(value));
         }
         else if (name.SequenceEqual(":scheme"u8))
         {
             _malformed = _schemeSeen ? "two :scheme pseudo-headers" : null;
             _schemeSeen = true;
-            Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : H2HeaderStrings.Value(value);
+            Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : _connection.HeaderStrings.Get(value);
         }
         else if (name.SequenceEqual(":path"u8))
         {
             _malformed = _rawPath is not null ? "two :path pseudo-headers" : null;
-            _rawPath = H2HeaderStrings.Value(value);
+            _rawPath = _connection.HeaderStrings.Get(value);
         }
         else if (name.SequenceEqual(":authority"u8))
         {
             _malformed = _authority is not null ? "two :authority pseudo-headers" : null;
-            _authority = H2HeaderStrings.Value(value);
+            _authority = _connection.HeaderStrings.Get(value);
         }
         else
         {

@@ -28,7 +28,7 @@ internal sealed partial class H2ServerStream
     private bool _headersWritten;
     private bool _endSent;
     private bool _closedForSending;
-    private readonly Queue<PendingChunk> _pending = new();
+    private Queue<PendingChunk>? _pending; // created when a chunk first waits for window
     private long _pendingBytes;
     private TaskCompletionSource<FlushResult>? _windowWaiter;
 
@@ -36,7 +36,9 @@ internal sealed partial class H2ServerStream
     public long SendWindow { get; set; }
 
     /// <summary>Whether the stream has body bytes waiting for window (under the output gate).</summary>
-    public bool WaitingForWindow => _pending.Count > 0;
+    public bool WaitingForWindow => PendingCount > 0;
+
+    private int PendingCount => _pending?.Count ?? 0;
 
     /// <summary>Whether the response ended or the stream was reset: nothing more is sent on it.</summary>
     public bool ResponseClosed => _endSent || _closedForSending;
@@ -182,7 +184,7 @@ internal sealed partial class H2ServerStream
         }
 
         _unflushed = 0;
-        if (_pending.Count == 0)
+        if (PendingCount == 0)
         {
             return null;
         }
@@ -202,14 +204,14 @@ internal sealed partial class H2ServerStream
     /// to the pool; what the windows do not allow is queued, and the queue owns the chunk (under the output gate).</summary>
     private void SendLocked(byte[] array, int length)
     {
-        var offset = _pending.Count == 0 ? WriteDataLocked(array.AsSpan(0, length)) : 0;
+        var offset = PendingCount == 0 ? WriteDataLocked(array.AsSpan(0, length)) : 0;
         if (offset == length)
         {
             ReturnChunk(array);
             return;
         }
 
-        _pending.Enqueue(new PendingChunk(array, offset, length - offset));
+        (_pending ??= new()).Enqueue(new PendingChunk(array, offset, length - offset));
         _pendingBytes += length - offset;
     }
 
@@ -248,7 +250,7 @@ internal sealed partial class H2ServerStream
 
         lock (Output.Gate)
         {
-            if (!_headersWritten || ResponseClosed || Output.IsClosed || _pending.Count > 0 || payload.Length > Output.PeerMaxFrameSize
+            if (!_headersWritten || ResponseClosed || Output.IsClosed || PendingCount > 0 || payload.Length > Output.PeerMaxFrameSize
                 || payload.Length > SendWindow || payload.Length > Output.SendWindow)
             {
                 return false;
@@ -263,7 +265,7 @@ internal sealed partial class H2ServerStream
     /// flush to complete (outside the gate) when all of it went.</summary>
     public TaskCompletionSource<FlushResult>? SendPendingLocked()
     {
-        while (_pending.TryPeek(out var item))
+        while (_pending is not null && _pending.TryPeek(out var item))
         {
             var written = WriteDataLocked(item.Array.AsSpan(item.Offset, item.Length));
             _pendingBytes -= written;
@@ -343,7 +345,7 @@ internal sealed partial class H2ServerStream
                 }
 
                 _ = SendUnflushedLocked(); // what does not fit the windows is pending, waited for below
-                ended = _pending.Count == 0;
+                ended = PendingCount == 0;
                 if (ended)
                 {
                     WriteEndLocked();
@@ -367,7 +369,7 @@ internal sealed partial class H2ServerStream
                     break;
                 }
 
-                if (_pending.Count == 0)
+                if (PendingCount == 0)
                 {
                     WriteEndLocked();
                     _connection.OnResponseEndedLocked(this);
@@ -469,7 +471,7 @@ internal sealed partial class H2ServerStream
     private TaskCompletionSource<FlushResult>? CloseForSendingLocked()
     {
         _closedForSending = true;
-        while (_pending.TryDequeue(out var item))
+        while (_pending is not null && _pending.TryDequeue(out var item))
         {
             ReturnChunk(item.Array);
         }

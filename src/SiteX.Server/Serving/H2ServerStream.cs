@@ -46,11 +46,18 @@ internal sealed partial class H2ServerStream :
     private string? _traceIdentifier;
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
+    private readonly H2ServerHeaderSet _headers;
+    private IHeaderDictionary _requestHeaders;
+    private IHeaderDictionary _responseHeaders;
 
-    public H2ServerStream(H2ServerConnection connection, int id, IFeatureCollection connectionFeatures, PipeOptions requestPipeOptions, bool requestEnded)
+    public H2ServerStream(H2ServerConnection connection, int id, IFeatureCollection connectionFeatures, PipeOptions requestPipeOptions, H2ServerHeaderSet headers, bool requestEnded)
     {
         _connection = connection;
         Id = id;
+        _headers = headers;
+        _requestHeaders = headers.Request;
+        _responseHeaders = headers.Response;
+        Trailers = headers.Trailers;
         _requestEnded = requestEnded;
         _requestPipe = new Pipe(requestPipeOptions);
         if (requestEnded)
@@ -84,9 +91,13 @@ internal sealed partial class H2ServerStream :
 
     public string RawTarget { get; set; } = "";
 
-    IHeaderDictionary IHttpRequestFeature.Headers { get; set; } = new HeaderDictionary();
+    IHeaderDictionary IHttpRequestFeature.Headers
+    {
+        get => _requestHeaders;
+        set => _requestHeaders = value;
+    }
 
-    public IHeaderDictionary RequestHeaders => ((IHttpRequestFeature)this).Headers;
+    public IHeaderDictionary RequestHeaders => _requestHeaders;
 
     Stream IHttpRequestFeature.Body
     {
@@ -151,9 +162,13 @@ internal sealed partial class H2ServerStream :
 
     public string? ReasonPhrase { get; set; }
 
-    IHeaderDictionary IHttpResponseFeature.Headers { get; set; } = new HeaderDictionary();
+    IHeaderDictionary IHttpResponseFeature.Headers
+    {
+        get => _responseHeaders;
+        set => _responseHeaders = value;
+    }
 
-    private IHeaderDictionary ResponseHeaders => ((IHttpResponseFeature)this).Headers;
+    private IHeaderDictionary ResponseHeaders => _responseHeaders;
 
     Stream IHttpResponseFeature.Body
     {
@@ -176,7 +191,7 @@ internal sealed partial class H2ServerStream :
     public void OnCompleted(Func<object, Task> callback, object state) => (_onCompleted ??= []).Insert(0, (callback, state));
 
     // IHttpResponseTrailersFeature
-    public IHeaderDictionary Trailers { get; set; } = new HeaderDictionary();
+    public IHeaderDictionary Trailers { get; set; }
 
     // IHttpResponseBodyFeature
     Stream IHttpResponseBodyFeature.Stream => _responseStream ??= _responseWriter.AsStream();
@@ -194,6 +209,10 @@ internal sealed partial class H2ServerStream :
 
     // The application asked for the end now: flushed at once, not batched with other responses.
     public Task CompleteAsync() => EndResponseAsync(null, soon: false);
+
+    /// <summary>The header dictionaries this stream was created with (its own, whatever the application replaced
+    /// them with), to be kept for another request once this one is over.</summary>
+    public H2ServerHeaderSet HeaderSet => _headers;
 
     public void Dispose() => _aborted.Dispose();
 

@@ -35,6 +35,10 @@ internal static class AllocationBudgets
     /// table's byte storage and the decoder's scratch buffer, all allocated before the warm-up ends.</summary>
     public const long HpackDecode = 0;
 
+    /// <summary><c>H2StringCache.Get</c> of the header names and values a caller sends on every call (H2StringCacheTests):
+    /// SiteX's server decodes them once per connection, not once per request.</summary>
+    public const long RepeatedHeaderStrings = 0;
+
     /// <summary><c>GatewayIdentity.CheckLoop</c> of a call without loop headers: the next hop's via list is this
     /// gateway's own entry, built once.</summary>
     public const long CheckLoopFirstHop = 0;
