@@ -18,7 +18,8 @@ internal static class Program
           unary          [--concurrency 16] [--count 20000] [--payload 100] [--rounds 3] [--warmup 150000] [--no-pin] [--variant-env KEY=VALUE,...] [--variant-dll PATH/sitex.dll] [--raw-sample]
           compare        [--sizes 100,1048576] [--counts 20000,800] [--rounds 5] [--concurrency 16] [--warmup 150000] [--peer-warmup 10000]
                          [--paths direct,sitex,nginx,haproxy,sitex2,nginx2] (or +haproxy2) [--access-log on|off] [--length-only] [--quick] [--no-pin] [--out FILE]
-                         [--variant-env KEY=VALUE,...]  adds path sitexv: a second one-hop sitex with that environment, beside sitex
+                         [--variant-env KEY=VALUE,...] [--variant-dll PATH/sitex.dll]  adds path sitexv: a second one-hop sitex with that
+                         environment and/or another build's sitex.dll, beside sitex
                          direct vs sitex vs nginx vs haproxy, one and two hops (targets F1-F3; peers: bash benchmarks/peers/install.sh)
           streams        [--streams 10000] [--hold 10] [--payload 100] [--opening 256]  concurrent long-lived duplex streams through one gateway, RSS (target F5)
           store          [--appenders 16] [--seconds 3] [--rounds 3] [--sizes 1024,1048576] [--durability Fsync] [--preallocation ZeroFill,Off] [--dir /tmp]

@@ -70,9 +70,11 @@ internal static class CompareScenario
         report.Line($"- machine: {Machine.Describe()}");
         report.Line($"- peers: {string.Join(", ", Enum.GetValues<PeerKind>().Select(k => PeerProxy.Missing(k) is null ? PeerProxy.Version(k) : PeerProxy.Name(k) + " not installed"))}");
         report.Line($"- {(pin ? $"servers pinned to CPU {ServerCpu}, load generator to CPU {ClientCpu}" : "not pinned")}; access log {(options.AccessLog ? "on in every forwarder (sitex flow.log, nginx buffered 64k, haproxy to a file)" : "off in every forwarder")}; replies {(options.LengthOnly ? "carry the length only" : "echo the payload")}");
-        if (options.VariantEnvironment.Count > 0)
+        if (options.VariantEnvironment.Count > 0 || options.VariantDll is not null)
         {
-            report.Line($"- {CompareOptions.Variant}: a second one-hop SiteX gateway with {string.Join(",", options.VariantEnvironment.Select(p => $"{p.Key}={p.Value}"))}");
+            var environment = options.VariantEnvironment.Count > 0 ? " with " + string.Join(",", options.VariantEnvironment.Select(p => $"{p.Key}={p.Value}")) : "";
+            var build = options.VariantDll is null ? "" : $" running {options.VariantDll}";
+            report.Line($"- {CompareOptions.Variant}: a second one-hop SiteX gateway{environment}{build}");
         }
 
         report.Line($"- warm-up: {options.Warmup} calls of 100 B per SiteX path, {options.PeerWarmup} per other path, then a fifth of a run per path at each size");

@@ -20,9 +20,11 @@ internal sealed record CompareOptions(
     bool LengthOnly,
     string? Out,
     bool Quick,
-    IReadOnlyDictionary<string, string> VariantEnvironment)
+    IReadOnlyDictionary<string, string> VariantEnvironment,
+    string? VariantDll)
 {
-    /// <summary>The one-hop path of a second SiteX gateway with <see cref="VariantEnvironment"/> (<c>--variant-env</c>).</summary>
+    /// <summary>The one-hop path of a second SiteX gateway with <see cref="VariantEnvironment"/> (<c>--variant-env</c>),
+    /// running <see cref="VariantDll"/> when given (<c>--variant-dll</c>: another build's <c>sitex.dll</c>).</summary>
     public const string Variant = "sitexv";
 
     /// <summary>Every path the scenario knows, in its default order.</summary>
@@ -40,16 +42,23 @@ internal sealed record CompareOptions(
 
         var paths = args.String("paths", "direct,sitex,nginx,haproxy,sitex2,nginx2").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var variant = args.Environment("variant-env");
-        if (variant.Count > 0 && !paths.Contains(Variant))
+        var variantDll = args.Flag("variant-dll") ? Path.GetFullPath(args.String("variant-dll", "")) : null;
+        if (variantDll is not null && !File.Exists(variantDll))
+        {
+            throw new ArgumentException($"--variant-dll: {variantDll} does not exist (the sitex.dll of another build, e.g. src/SiteX.Cli/bin/Release/net10.0/sitex.dll in a worktree)");
+        }
+
+        var hasVariant = variant.Count > 0 || variantDll is not null;
+        if (hasVariant && !paths.Contains(Variant))
         {
             // Next to the default gateway, so that every round measures the two side by side.
             var at = Array.IndexOf(paths, "sitex");
             paths = [.. paths[..(at + 1)], Variant, .. paths[(at + 1)..]];
         }
         var unknown = paths.Except(AllPaths).ToArray();
-        if (paths.Contains(Variant) && variant.Count == 0)
+        if (paths.Contains(Variant) && !hasVariant)
         {
-            throw new ArgumentException($"--paths: {Variant} is the gateway of --variant-env KEY=VALUE[,KEY=VALUE], which is missing");
+            throw new ArgumentException($"--paths: {Variant} is the gateway of --variant-env KEY=VALUE[,KEY=VALUE] or --variant-dll PATH, both missing");
         }
 
         if (unknown.Length > 0 || !paths.Contains(CompareTopology.Direct))
@@ -75,7 +84,8 @@ internal sealed record CompareOptions(
             args.Flag("length-only"),
             args.Flag("out") ? args.String("out", "") : null,
             quick,
-            variant);
+            variant,
+            variantDll);
     }
 
     private static int[] Ints(string list) =>

@@ -81,7 +81,7 @@ internal sealed class CompareTopology : IDisposable
 
         if (wanted.Contains(CompareOptions.Variant))
         {
-            var variant = Own(await SitexProcess.StartAsync("compare-variant-" + Party, RouteTables.Local(Party, Service, samplePort), cpu, environment: options.VariantEnvironment));
+            var variant = Own(await SitexProcess.StartAsync("compare-variant-" + Party, RouteTables.Local(Party, Service, samplePort), cpu, environment: options.VariantEnvironment, dll: options.VariantDll));
             TimeSpan VariantCpu() => ProcStats.CpuTime(variant.Id);
             _serverCpu.Add(VariantCpu);
             Add(CompareOptions.Variant, 1, variant.GrpcPort, VariantCpu);
