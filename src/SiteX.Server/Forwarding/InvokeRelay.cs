@@ -1,13 +1,17 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
 using SiteX.Protocol;
 using SiteX.Protocol.Ptp;
 using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
+using SiteX.Server.Forwarding.H2;
 using SiteX.Server.Queues;
 using SiteX.Server.Routing;
 using SiteX.Server.Security;
@@ -41,8 +45,11 @@ internal readonly record struct RelayHop(RouteDestination Endpoint, int Hops, st
 /// HTTP invoke is relayed over gRPC), <c>x-ptp-uri</c> is always set (OSX omits it on relayed HTTP pushes), and a queue
 /// push is re-encoded for the next hop's transport (<see cref="PushPayload"/>).
 /// </summary>
-internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient http, GatewayIdentity identity, RequestTokens tokens, ILogger<InvokeRelay> logger)
+internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient http, GatewayIdentity identity, RequestTokens tokens, H2Relay h2, IOptions<SiteXOptions> options,
+    ILogger<InvokeRelay> logger)
 {
+    private readonly bool _overRelay = options.Value.ForwardingEngine == ForwardingEngine.H2Relay;
+
     /// <summary>OSX's push uri over HTTP; SiteX also accepts it in <c>x-ptp-uri</c>.</summary>
     public const string ChanPushPath = "/v1/interconn/chan/push";
 
@@ -151,6 +158,11 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
             return reply;
         }
 
+        if (_overRelay)
+        {
+            return await SendOverRelayAsync(context, call, self, target, hop.Endpoint, headers, payload, deadline);
+        }
+
         var metadata = new Grpc.Core.Metadata();
         foreach (var (name, value) in headers)
         {
@@ -170,22 +182,115 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
         }
     }
 
-    /// <summary>Maps a failed gRPC call SiteX made to a next hop to the caller's error; details stay in the log.</summary>
-    public InvokeReply Failed(RpcException ex, string self, string target, RouteDestination endpoint, string? traceId)
+    /// <summary>The gRPC <c>invoke</c> over the HTTP/2 relay's pooled connections (the default engine): the
+    /// <c>Inbound</c> is framed around the payload as it is, and the <c>Outbound</c> parsed from the collected response.</summary>
+    private async Task<InvokeReply> SendOverRelayAsync(HttpContext context, GatewayCall call, string self, string target, RouteDestination endpoint,
+        List<KeyValuePair<string, string>> headers, ByteString payload, DateTime? deadline)
     {
-        ForwardingLog.RelayFailed(logger, target, endpoint.Display, ex.StatusCode.ToString(), ex.Status.Detail, traceId);
-        if (ex.StatusCode == StatusCode.Unavailable && NextHopTlsException.Find(ex) is { } tls)
+        var timeout = deadline is { } at ? at - DateTime.UtcNow : (TimeSpan?)null;
+        if (timeout <= TimeSpan.Zero)
+        {
+            return Failed(StatusCode.DeadlineExceeded, "the deadline passed before the call was sent", null, self, target, endpoint, call.TraceId);
+        }
+
+        var frame = GrpcFrame.OfBytesField(Inbound.PayloadFieldNumber, payload.Memory);
+        var result = await h2.CallUnaryAsync(endpoint, call, PtpMethods.Invoke, headers, frame, timeout, context.RequestAborted);
+        if (result.Error != ForwarderError.None)
+        {
+            var deadlinePassed = deadline is not null && DateTime.UtcNow >= deadline && !context.RequestAborted.IsCancellationRequested;
+            var code = CallForwarder.Classify(result.Error, result.Failure, deadlinePassed, context.RequestAborted.IsCancellationRequested) switch
+            {
+                GatewayError.NextHopUnreachable => StatusCode.Unavailable,
+                GatewayError.NextHopTimeout => StatusCode.DeadlineExceeded,
+                GatewayError.Canceled => StatusCode.Cancelled,
+                _ => StatusCode.Internal,
+            };
+            return Failed(code, result.Failure?.Message ?? result.Error.ToString(), result.Failure, self, target, endpoint, call.TraceId);
+        }
+
+        if (result.HttpStatus != StatusCodes.Status200OK)
+        {
+            return Failed(FromHttpStatus(result.HttpStatus), $"HTTP status {result.HttpStatus}", null, self, target, endpoint, call.TraceId);
+        }
+
+        if (result.GrpcStatus != "0")
+        {
+            var code = int.TryParse(result.GrpcStatus, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? (StatusCode)value : StatusCode.Unknown;
+            return Failed(code, result.GrpcMessage ?? (result.GrpcStatus is null ? "the response has no grpc-status" : null), null, self, target, endpoint, call.TraceId);
+        }
+
+        if (!TryParseReply(result.Body, out var reply, out var problem))
+        {
+            return Failed(StatusCode.Internal, problem, null, self, target, endpoint, call.TraceId);
+        }
+
+        call.ResponseBytes = reply.Payload.Length;
+        return new InvokeReply(GatewayError.None, reply.Code, reply.Message, reply.Payload);
+    }
+
+    /// <summary>The one uncompressed <c>Outbound</c> message of a unary response body.</summary>
+    private static bool TryParseReply(ReadOnlySequence<byte> body, out Outbound reply, out string problem)
+    {
+        reply = new Outbound();
+        Span<byte> prefix = stackalloc byte[GrpcFrame.PrefixLength];
+        if (body.Length < GrpcFrame.PrefixLength)
+        {
+            problem = "the response has no message";
+            return false;
+        }
+
+        body.Slice(0, GrpcFrame.PrefixLength).CopyTo(prefix);
+        var length = BinaryPrimitives.ReadUInt32BigEndian(prefix[1..]);
+        if (prefix[0] != 0 || length != body.Length - GrpcFrame.PrefixLength)
+        {
+            problem = prefix[0] != 0 ? "the response message is compressed, which was not asked for" : "the response is not exactly one message";
+            return false;
+        }
+
+        try
+        {
+            reply = Outbound.Parser.ParseFrom(body.Slice(GrpcFrame.PrefixLength));
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            problem = "the response is not an Outbound message";
+            return false;
+        }
+
+        problem = "";
+        return true;
+    }
+
+    /// <summary>The gRPC status of a response that is not HTTP 200, as gRPC clients map it.</summary>
+    private static StatusCode FromHttpStatus(int status) => status switch
+    {
+        400 => StatusCode.Internal,
+        401 => StatusCode.Unauthenticated,
+        403 => StatusCode.PermissionDenied,
+        404 => StatusCode.Unimplemented,
+        429 or 502 or 503 or 504 => StatusCode.Unavailable,
+        _ => StatusCode.Unknown,
+    };
+
+    /// <summary>Maps a failed gRPC call SiteX made to a next hop to the caller's error; details stay in the log.</summary>
+    public InvokeReply Failed(RpcException ex, string self, string target, RouteDestination endpoint, string? traceId) =>
+        Failed(ex.StatusCode, ex.Status.Detail, ex, self, target, endpoint, traceId);
+
+    private InvokeReply Failed(StatusCode status, string? detail, Exception? exception, string self, string target, RouteDestination endpoint, string? traceId)
+    {
+        ForwardingLog.RelayFailed(logger, target, endpoint.Display, status.ToString(), detail ?? "", traceId);
+        if (status == StatusCode.Unavailable && NextHopTlsException.Find(exception) is { } tls)
         {
             OutboundTlsLog.HandshakeFailed(logger, target, tls.Message, traceId);
             return InvokeReply.Failed(GatewayError.NextHopUnreachable, $"SiteX gateway {self}: TLS handshake with the next hop for party {target} failed: {tls.SafeReason}");
         }
 
-        return ex.StatusCode switch
+        return status switch
         {
             StatusCode.Unavailable => InvokeReply.Failed(GatewayError.NextHopUnreachable, $"SiteX gateway {self}: the next hop for party {target} is unreachable"),
             StatusCode.DeadlineExceeded => InvokeReply.Failed(GatewayError.NextHopTimeout, $"SiteX gateway {self}: deadline exceeded waiting for the next hop for party {target}"),
             StatusCode.Cancelled => InvokeReply.Failed(GatewayError.Canceled, $"SiteX gateway {self}: the call to party {target} was cancelled"),
-            _ => InvokeReply.Failed(GatewayError.NextHopFailed, $"SiteX gateway {self}: the next hop for party {target} failed ({ex.StatusCode})"),
+            _ => InvokeReply.Failed(GatewayError.NextHopFailed, $"SiteX gateway {self}: the next hop for party {target} failed ({status})"),
         };
     }
 

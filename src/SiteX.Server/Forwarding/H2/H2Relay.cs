@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
@@ -186,6 +187,58 @@ internal sealed class H2Relay : IDisposable
         finally
         {
             headers.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Makes a unary gRPC call of SiteX's own to <paramref name="endpoint"/> (a relayed <c>invoke</c>) on the pooled
+    /// connections forwarded calls use: <paramref name="requestFrame"/> is the length-prefixed request message
+    /// (<see cref="GrpcFrame"/>); the response is collected in memory. <paramref name="timeout"/> goes to the next hop as
+    /// <c>grpc-timeout</c> and ends the call here when it passes (with <paramref name="cancellationToken"/>).
+    /// </summary>
+    public async Task<H2UnaryResult> CallUnaryAsync(RouteDestination endpoint, GatewayCall call, string path, IReadOnlyList<KeyValuePair<string, string>> headers,
+        ReadOnlySequence<byte> requestFrame, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        H2EndpointPool pool;
+        try
+        {
+            pool = PoolFor(endpoint);
+        }
+        catch (Exception ex)
+        {
+            return new H2UnaryResult(ForwarderError.Request, ex, 0, null, null, ReadOnlySequence<byte>.Empty);
+        }
+
+        using var deadline = timeout is { } t ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+        deadline?.CancelAfter(timeout!.Value);
+        var unary = new H2UnaryCall(requestFrame, path, deadline?.Token ?? cancellationToken);
+        var block = new H2HeaderBlockWriter();
+        try
+        {
+            block.WritePseudoHeaders(HttpMethods.Post, pool.IsHttps, pool.Authority, path);
+            block.Add("content-type", "application/grpc");
+            block.Add("te", "trailers");
+            if (timeout is { } value)
+            {
+                block.Add("grpc-timeout", GrpcDeadline.Format(value));
+            }
+
+            foreach (var (name, headerValue) in headers)
+            {
+                block.Add(name, headerValue);
+            }
+
+            var result = await SendAsync(unary.Context, pool, new ForwardingPlan(call), block.Block, unary.RequestAborted).ConfigureAwait(false);
+            var response = unary.Context.Response;
+            var status = response.Headers.TryGetValue("grpc-status", out var inHeaders) ? inHeaders : unary.Trailers["grpc-status"];
+            var detail = response.Headers.TryGetValue("grpc-message", out var messageInHeaders) ? messageInHeaders : unary.Trailers["grpc-message"];
+            var failure = result.Error == ForwarderError.None ? null : unary.Context.Features.Get<IForwarderErrorFeature>()?.Exception;
+            return new H2UnaryResult(result.Error, failure, response.StatusCode, status.Count > 0 ? status.ToString() : null, detail.Count > 0 ? Uri.UnescapeDataString(detail.ToString()) : null,
+                result.Error == ForwarderError.None ? unary.ResponseBody() : ReadOnlySequence<byte>.Empty);
+        }
+        finally
+        {
+            block.Dispose();
         }
     }
 

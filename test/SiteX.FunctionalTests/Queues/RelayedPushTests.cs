@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Sockets;
+using SiteX.FunctionalTests.Infrastructure;
+using SiteX.Protocol;
+using SiteX.Server.Configuration;
+using Xunit.Abstractions;
+
+namespace SiteX.FunctionalTests.Queues;
+
+/// <summary>
+/// A push for a remote party, relayed by gateway A as an <c>invoke</c> to the party's gateway, when that gateway is not
+/// there or is not a gateway: the pusher gets a PTP network error that names the party and what went wrong, and
+/// nothing internal. With the HTTP/2 relay (the default engine, which makes the call itself) and with YARP's engine
+/// (where the call goes through Grpc.Net.Client), alike.
+/// </summary>
+public sealed class RelayedPushTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(ForwardingEngine.H2Relay)]
+    [InlineData(ForwardingEngine.Yarp)]
+    public async Task APushForAPartyWhoseGatewayIsDown_IsAnsweredUnreachable(ForwardingEngine engine)
+    {
+        await using var cluster = new TestCluster(output) { Engine = engine };
+        var closedPort = ClosedPort();
+        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", closedPort)));
+        var client = new FateMqClient(a.GrpcPort, "relayed-1", "9999", "guest");
+
+        var reply = await client.ProduceAsync("10000", "t", "m1", "tag", [1, 2, 3]).DefaultTimeout();
+
+        Assert.Equal(PtpCodes.NetError, reply.Code);
+        Assert.Equal("SiteX gateway 9999: the next hop for party 10000 is unreachable", reply.Message);
+    }
+
+    [Theory]
+    [InlineData(ForwardingEngine.H2Relay)]
+    [InlineData(ForwardingEngine.Yarp)]
+    public async Task APushRoutedToAServiceThatIsNotAGateway_IsAnsweredWithTheStatusItGot(ForwardingEngine engine)
+    {
+        await using var cluster = new TestCluster(output) { Engine = engine };
+        var echo = await cluster.StartSampleAsync("echo"); // a gRPC service without PrivateTransferProtocol
+        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", echo.Port)));
+        var client = new FateMqClient(a.GrpcPort, "relayed-2", "9999", "guest");
+
+        var reply = await client.ProduceAsync("10000", "t", "m1", "tag", [1, 2, 3]).DefaultTimeout();
+
+        Assert.Equal(PtpCodes.NetError, reply.Code);
+        Assert.Equal("SiteX gateway 9999: the next hop for party 10000 failed (Unimplemented)", reply.Message);
+    }
+
+    [Theory]
+    [InlineData(ForwardingEngine.H2Relay)]
+    [InlineData(ForwardingEngine.Yarp)]
+    public async Task APushRelayedToThePartysGateway_IsStoredThere_AndItsAnswerComesBack(ForwardingEngine engine)
+    {
+        await using var cluster = new TestCluster(output) { Engine = engine };
+        var b = await cluster.StartGatewayAsync("B", "10000", RouteJson.Osx("10000"));
+        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", b.GrpcPort)));
+        var guest = new FateMqClient(a.GrpcPort, "relayed-3", "9999", "guest");
+        var host = new FateMqClient(b.GrpcPort, "relayed-3", "10000", "host");
+        var body = new byte[70_000]; // more than one DATA frame and than the first window update
+        Random.Shared.NextBytes(body);
+
+        var empty = await guest.ProduceAsync("10000", "t", "m0", "tag", []).DefaultTimeout();
+        var reply = await guest.ProduceAsync("10000", "t", "m1", "tag", body).DefaultTimeout();
+        var (first, _, _) = await host.ConsumeAsync("t").DefaultTimeout();
+        var (second, _, _) = await host.ConsumeAsync("t").DefaultTimeout();
+
+        Assert.Equal((PtpCodes.Success, PtpCodes.Success), (empty.Code, reply.Code));
+        Assert.Empty(first.Body.ToByteArray());
+        Assert.Equal(body, second.Body.ToByteArray());
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port; // closed again when disposed: nothing listens there
+    }
+}
