@@ -50,6 +50,11 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
 {
     private readonly bool _overRelay = options.Value.ForwardingEngine == ForwardingEngine.H2Relay;
 
+    /// <summary>Whether a payload given to <see cref="SendAsync(HttpContext, GatewayCall, RouteTable, InvokeMessage)"/>
+    /// may still be read after it returned: with Grpc.Net.Client (YARP's engine) the request can still be sending when
+    /// the answer ends the call; the HTTP/2 relay is done with it by then, and an HTTP next hop gets a copy.</summary>
+    public bool ReadsPayloadAfterReturn => !_overRelay;
+
     /// <summary>OSX's push uri over HTTP; SiteX also accepts it in <c>x-ptp-uri</c>.</summary>
     public const string ChanPushPath = "/v1/interconn/chan/push";
 
@@ -153,6 +158,11 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
 
         if (overHttp)
         {
+            if (_overRelay && ReferenceEquals(payload, message.Payload))
+            {
+                payload = ByteString.CopyFrom(payload.Span); // HttpClient may hold the caller's bytes (pooled) past the answer
+            }
+
             var reply = await http.InvokeAsync(hop.Endpoint, headers, payload, deadline, self, target, call.TraceId, context.RequestAborted);
             call.ResponseBytes = reply.Payload.Length;
             return reply;

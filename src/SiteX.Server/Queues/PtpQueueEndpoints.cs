@@ -40,11 +40,12 @@ internal sealed class PtpQueueEndpoints
     public async Task PushAsync(HttpContext context, GatewayCall call)
     {
         // The push is kept as it arrived (see PushView): relayed without serializing it again, stored without copying
-        // its payload out of it. Stored here, its bytes can go back to the pool afterwards (the store is done with
-        // them when the push returns); relayed, they stay with the call (the client may still be sending them when
-        // the next gateway's answer ends the call), so they get an array of their own size, and one from the pool is
-        // kept out of it should a route change make a relay of a push that was to be stored (PushMessage).
-        var request = await GrpcMessageReader.ReadBytesAsync(context, MaxRequestBytes, nameof(PushInbound), pooled: _calls.IsSelf(call.TargetParty));
+        // its payload out of it. Stored here, or relayed over the HTTP/2 relay, its bytes can go back to the pool
+        // afterwards (the store and the relay are done with them when the push returns); relayed through
+        // Grpc.Net.Client (YARP's engine), they stay with the call (the client may still be sending them when the next
+        // gateway's answer ends the call), so they get an array of their own size, and one from the pool is kept out
+        // of it should a route change make such a relay of a push that was to be stored (PushMessage).
+        var request = await GrpcMessageReader.ReadBytesAsync(context, MaxRequestBytes, nameof(PushInbound), pooled: _calls.MayPoolPush(call.TargetParty));
         using var bytes = request.Message;
         PushMessage push = default;
         var error = request.Error;

@@ -32,15 +32,20 @@ internal readonly struct PushMessage
     public string? MessageId => _parsed is { } push ? MessageIds.Of(push) : _view.MessageId(_serialized.Span);
 
     /// <summary>The serialized <c>PushInbound</c> for a relayed call: the bytes as they arrived (not copied, and kept
-    /// out of the pool: the call's client may read them after the call has ended), or the parsed one serialized.</summary>
-    public ByteString ToRelayedByteString()
+    /// out of the pool when <paramref name="readAfterReturn"/>: the call's client may read them after the call has
+    /// ended), or the parsed one serialized.</summary>
+    public ByteString ToRelayedByteString(bool readAfterReturn)
     {
         if (_parsed is { } push)
         {
             return push.ToByteString();
         }
 
-        _owner?.Keep();
+        if (readAfterReturn)
+        {
+            _owner?.Keep();
+        }
+
         return UnsafeByteOperations.UnsafeWrap(_serialized);
     }
 }

@@ -15,10 +15,14 @@ namespace SiteX.Server.Queues;
 /// </summary>
 internal sealed class PushRelay(InvokeRelay relay)
 {
+    /// <summary>Whether a relayed push's bytes may still be read after the relay returned (they must then stay out of
+    /// the buffer pool).</summary>
+    public bool ReadsPayloadAfterReturn => relay.ReadsPayloadAfterReturn;
+
     public async Task<(string Code, string Message)> RelayAsync(HttpContext context, GatewayCall call, RouteTable table, PushMessage push)
     {
         call.ToPeerGateway = true;
-        var reply = await relay.SendAsync(context, call, table, new InvokeMessage(PtpMethods.Push, push.ToRelayedByteString()));
+        var reply = await relay.SendAsync(context, call, table, new InvokeMessage(PtpMethods.Push, push.ToRelayedByteString(relay.ReadsPayloadAfterReturn)));
         return (reply.Code, reply.Message);
     }
 }

@@ -27,6 +27,10 @@ internal sealed class QueueCalls(QueueManager queues, PushRelay relay, RouteTabl
     /// <summary>Whether <paramref name="party"/> is a self party of the current route table.</summary>
     public bool IsSelf(string? party) => party is not null && routes.Current.IsSelf(party);
 
+    /// <summary>Whether the bytes of a push for <paramref name="party"/> may come from the buffer pool: stored here,
+    /// or relayed by a relay that is done with them when it returns.</summary>
+    public bool MayPoolPush(string? party) => IsSelf(party) || !relay.ReadsPayloadAfterReturn;
+
     /// <summary>A push whose <see cref="GatewayCall.Topic"/>, session and target are set: stored here when the target
     /// is a self party, otherwise relayed to the target's gateway; in both cases only when the permission rules let the
     /// caller reach (target, <c>queue</c>).</summary>
