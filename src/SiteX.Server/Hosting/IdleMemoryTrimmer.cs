@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using SiteX.Server.Configuration;
 using SiteX.Server.Diagnostics;
+using SiteX.Server.Internal;
 
 namespace SiteX.Server.Hosting;
 
@@ -124,6 +125,9 @@ internal sealed class IdleMemoryTrimmer : IHostedService, IDisposable
         return true;
     }
 
-    private static void CollectAggressively() =>
+    private static void CollectAggressively()
+    {
+        MessageBufferPool.Release(); // its arrays are garbage for this collection
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
 }

@@ -104,7 +104,7 @@ internal static class GrpcMessageReader
     }
 }
 
-/// <summary>A request message's bytes: in an array of its own, or in one from <see cref="ArrayPool{T}.Shared"/> that
+/// <summary>A request message's bytes: in an array of its own, or in one from <see cref="MessageBufferPool"/> that
 /// <see cref="Dispose"/> returns.</summary>
 internal sealed class MessageBytes : IDisposable
 {
@@ -123,7 +123,8 @@ internal sealed class MessageBytes : IDisposable
     public static MessageBytes CopyOf(ReadOnlySequence<byte> bytes, bool pooled)
     {
         var length = (int)bytes.Length;
-        var array = pooled ? ArrayPool<byte>.Shared.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
+        var array = pooled && length <= MessageBufferPool.MaxPooledLength ? MessageBufferPool.Pool.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
+        pooled &= length <= MessageBufferPool.MaxPooledLength;
         bytes.CopyTo(array);
         return new MessageBytes(array, length, pooled);
     }
@@ -136,7 +137,7 @@ internal sealed class MessageBytes : IDisposable
     {
         if (Interlocked.Exchange(ref _array, null) is { } array && _pooled)
         {
-            ArrayPool<byte>.Shared.Return(array);
+            MessageBufferPool.Pool.Return(array);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 using SiteX.Server.Forwarding.H2;
+using SiteX.Server.Internal;
 
 namespace SiteX.Server.Serving;
 
@@ -73,7 +74,7 @@ internal sealed partial class H2ServerStream
     }
 
     private static byte[] RentChunk(int sizeHint) =>
-        sizeHint <= ChunkSize ? s_chunks.Rent(ChunkSize) : ArrayPool<byte>.Shared.Rent(sizeHint);
+        sizeHint <= ChunkSize ? s_chunks.Rent(ChunkSize) : MessageBufferPool.Pool.Rent(sizeHint);
 
     private static void ReturnChunk(byte[] array)
     {
@@ -83,7 +84,7 @@ internal sealed partial class H2ServerStream
         }
         else
         {
-            ArrayPool<byte>.Shared.Return(array);
+            MessageBufferPool.Pool.Return(array);
         }
     }
 
