@@ -8,6 +8,7 @@ using SiteX.Protocol;
 using SiteX.Protocol.Eggroll.Transfer;
 using SiteX.Server.Configuration;
 using SiteX.Server.Forwarding;
+using SiteX.Server.Internal;
 using SiteX.Server.Routing;
 using Command = SiteX.Protocol.Eggroll.Proxy.Command;
 using Conf = SiteX.Protocol.Eggroll.Proxy.Conf;
@@ -189,30 +190,14 @@ internal static class HotPathInputs
     /// (Kestrel's are 4 KiB), so the header may straddle two.</summary>
     public static ReadOnlySequence<byte> Segmented(byte[] bytes, int segmentBytes = 4096)
     {
-        var first = new Segment(bytes.AsMemory(0, Math.Min(segmentBytes, bytes.Length)), 0);
+        var first = new SequenceSegment(bytes.AsMemory(0, Math.Min(segmentBytes, bytes.Length)));
         var last = first;
         for (var offset = segmentBytes; offset < bytes.Length; offset += segmentBytes)
         {
             last = last.Append(bytes.AsMemory(offset, Math.Min(segmentBytes, bytes.Length - offset)));
         }
 
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
+        return SequenceSegment.Sequence(first, last);
     }
 }
 

@@ -6,7 +6,6 @@ using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Forwarder;
 using SiteX.Protocol;
 using SiteX.Protocol.Ptp;
 using SiteX.Server.Configuration;
@@ -15,6 +14,7 @@ using SiteX.Server.Forwarding.H2;
 using SiteX.Server.Queues;
 using SiteX.Server.Routing;
 using SiteX.Server.Security;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace SiteX.Server.Forwarding;
 
@@ -204,7 +204,7 @@ internal sealed class InvokeRelay(NextHopClientPool clients, InterconnClient htt
         }
 
         var frame = GrpcFrame.OfBytesField(Inbound.PayloadFieldNumber, payload.Memory);
-        var result = await h2.CallUnaryAsync(endpoint, call, PtpMethods.Invoke, headers, frame, timeout, context.RequestAborted);
+        using var result = await h2.CallUnaryAsync(endpoint, call, PtpMethods.Invoke, headers, frame, timeout, context.RequestAborted);
         if (result.Error != ForwarderError.None)
         {
             var deadlinePassed = deadline is not null && DateTime.UtcNow >= deadline && !context.RequestAborted.IsCancellationRequested;

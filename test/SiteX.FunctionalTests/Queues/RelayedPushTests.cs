@@ -16,35 +16,22 @@ namespace SiteX.FunctionalTests.Queues;
 public sealed class RelayedPushTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(ForwardingEngine.H2Relay)]
-    [InlineData(ForwardingEngine.Yarp)]
-    public async Task APushForAPartyWhoseGatewayIsDown_IsAnsweredUnreachable(ForwardingEngine engine)
+    [InlineData(ForwardingEngine.H2Relay, false, "SiteX gateway 9999: the next hop for party 10000 is unreachable")]
+    [InlineData(ForwardingEngine.Yarp, false, "SiteX gateway 9999: the next hop for party 10000 is unreachable")]
+    [InlineData(ForwardingEngine.H2Relay, true, "SiteX gateway 9999: the next hop for party 10000 failed (Unimplemented)")]
+    [InlineData(ForwardingEngine.Yarp, true, "SiteX gateway 9999: the next hop for party 10000 failed (Unimplemented)")]
+    public async Task APushForAPartyWhoseGatewayIsDownOrIsNotAGateway_IsAnsweredWithANetErrorSayingSo(ForwardingEngine engine, bool nextHopIsAService, string expected)
     {
         await using var cluster = new TestCluster(output) { Engine = engine };
-        var closedPort = ClosedPort();
-        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", closedPort)));
+        var port = nextHopIsAService
+            ? (await cluster.StartSampleAsync("echo")).Port // a gRPC service without PrivateTransferProtocol
+            : ClosedPort();
+        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", port)));
         var client = new FateMqClient(a.GrpcPort, "relayed-1", "9999", "guest");
 
         var reply = await client.ProduceAsync("10000", "t", "m1", "tag", [1, 2, 3]).DefaultTimeout();
 
-        Assert.Equal(PtpCodes.NetError, reply.Code);
-        Assert.Equal("SiteX gateway 9999: the next hop for party 10000 is unreachable", reply.Message);
-    }
-
-    [Theory]
-    [InlineData(ForwardingEngine.H2Relay)]
-    [InlineData(ForwardingEngine.Yarp)]
-    public async Task APushRoutedToAServiceThatIsNotAGateway_IsAnsweredWithTheStatusItGot(ForwardingEngine engine)
-    {
-        await using var cluster = new TestCluster(output) { Engine = engine };
-        var echo = await cluster.StartSampleAsync("echo"); // a gRPC service without PrivateTransferProtocol
-        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", echo.Port)));
-        var client = new FateMqClient(a.GrpcPort, "relayed-2", "9999", "guest");
-
-        var reply = await client.ProduceAsync("10000", "t", "m1", "tag", [1, 2, 3]).DefaultTimeout();
-
-        Assert.Equal(PtpCodes.NetError, reply.Code);
-        Assert.Equal("SiteX gateway 9999: the next hop for party 10000 failed (Unimplemented)", reply.Message);
+        Assert.Equal((PtpCodes.NetError, expected), (reply.Code, reply.Message));
     }
 
     [Theory]

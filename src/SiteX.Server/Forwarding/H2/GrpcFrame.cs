@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using SiteX.Server.Internal;
 
 namespace SiteX.Server.Forwarding.H2;
 
@@ -28,9 +29,8 @@ internal static class GrpcFrame
         at += WriteVarint(head.AsSpan(at), (uint)value.Length);
         BinaryPrimitives.WriteUInt32BigEndian(head.AsSpan(1), checked((uint)(at - PrefixLength + value.Length)));
 
-        var first = new Segment(head, 0);
-        var last = first.Append(value);
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+        var first = new SequenceSegment(head);
+        return SequenceSegment.Sequence(first, first.Append(value));
     }
 
     private static int VarintLength(uint value)
@@ -56,21 +56,5 @@ internal static class GrpcFrame
 
         destination[at++] = (byte)value;
         return at;
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

@@ -206,7 +206,7 @@ internal sealed class H2Relay : IDisposable
         }
         catch (Exception ex)
         {
-            return new H2UnaryResult(ForwarderError.Request, ex, 0, null, null, ReadOnlySequence<byte>.Empty);
+            return new H2UnaryResult(ForwarderError.Request, ex, 0, null, null, null);
         }
 
         using var deadline = timeout is { } t ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
@@ -234,7 +234,7 @@ internal sealed class H2Relay : IDisposable
             var detail = response.Headers.TryGetValue("grpc-message", out var messageInHeaders) ? messageInHeaders : unary.Trailers["grpc-message"];
             var failure = result.Error == ForwarderError.None ? null : unary.Context.Features.Get<IForwarderErrorFeature>()?.Exception;
             return new H2UnaryResult(result.Error, failure, response.StatusCode, status.Count > 0 ? status.ToString() : null, detail.Count > 0 ? Uri.UnescapeDataString(detail.ToString()) : null,
-                result.Error == ForwarderError.None ? unary.ResponseBody() : ReadOnlySequence<byte>.Empty);
+                result.Error == ForwarderError.None ? unary : null);
         }
         finally
         {

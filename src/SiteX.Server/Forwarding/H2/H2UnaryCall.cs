@@ -8,8 +8,24 @@ namespace SiteX.Server.Forwarding.H2;
 
 /// <summary>What a unary gRPC call SiteX made itself over the relay came back with: the relay's outcome (YARP's error
 /// values, <see cref="Failure"/> set when it is not <see cref="ForwarderError.None"/>), the HTTP status, the
-/// <c>grpc-status</c> and <c>grpc-message</c> (from the trailers or a trailers-only response) and the response body.</summary>
-internal sealed record H2UnaryResult(ForwarderError Error, Exception? Failure, int HttpStatus, string? GrpcStatus, string? GrpcMessage, ReadOnlySequence<byte> Body);
+/// <c>grpc-status</c> and <c>grpc-message</c> (from the trailers or a trailers-only response) and the response body,
+/// valid until the result is disposed (its buffers then go back to the pool).</summary>
+internal sealed class H2UnaryResult(ForwarderError error, Exception? failure, int httpStatus, string? grpcStatus, string? grpcMessage, H2UnaryCall? call) : IDisposable
+{
+    public ForwarderError Error { get; } = error;
+
+    public Exception? Failure { get; } = failure;
+
+    public int HttpStatus { get; } = httpStatus;
+
+    public string? GrpcStatus { get; } = grpcStatus;
+
+    public string? GrpcMessage { get; } = grpcMessage;
+
+    public ReadOnlySequence<byte> Body { get; } = call?.ResponseBody() ?? ReadOnlySequence<byte>.Empty;
+
+    public void Dispose() => call?.ReleaseResponse();
+}
 
 /// <summary>
 /// A unary gRPC call SiteX makes itself (a queue push or an <c>invoke</c> it relays to the next gateway), sent over
@@ -49,13 +65,15 @@ internal sealed class H2UnaryCall :
     /// <summary>The context the relay sends from and writes the response into.</summary>
     public HttpContext Context { get; }
 
-    /// <summary>The response body received, once the relay returned (the caller reads it before disposing nothing:
-    /// the pipe's memory is returned to the pool when the call is collected).</summary>
+    /// <summary>The response body received, once the relay returned; valid until <see cref="ReleaseResponse"/>.</summary>
     public ReadOnlySequence<byte> ResponseBody()
     {
         _response.Writer.Complete();
         return _response.Reader.TryRead(out var read) ? read.Buffer : ReadOnlySequence<byte>.Empty;
     }
+
+    /// <summary>Gives the response body's buffers back to the pool.</summary>
+    public void ReleaseResponse() => _response.Reader.Complete();
 
     // IHttpRequestFeature: what the relay reads of "the caller's" request.
     public string Protocol { get; set; } = HttpProtocol.Http2;
