@@ -23,7 +23,7 @@ internal static class Program
                          direct vs sitex vs nginx vs haproxy, one and two hops (targets F1-F3; peers: bash benchmarks/peers/install.sh)
           streams        [--streams 10000] [--hold 10] [--payload 100] [--opening 256]  concurrent long-lived duplex streams through one gateway, RSS (target F5)
           store          [--appenders 16] [--seconds 3] [--rounds 3] [--sizes 1024,1048576] [--durability Fsync] [--preallocation ZeroFill,Off] [--dir /tmp]
-          queue-throughput [--size 1024] [--count 32000] [--topics 16] [--rounds 3] [--warmup 8000] [--pop-timeout-ms 5000]
+          queue-throughput [--size 1024] [--count 32000] [--topics 16] [--rounds 3] [--warmup 8000] [--pop-timeout-ms 5000] [--settle-seconds 0]
           queue-latency  [--samples 2000] [--size 1024] [--park-ms 5] [--block 100] [--warmup 500]
           rabbitmq       [--queues 16] [--size 1024] [--seconds 5] [--rounds 3] [--types classic,quorum] [--port 5672]   (start it: benchmarks/rabbitmq/rabbitmq.sh start DIR)
           every scenario: [--gateway-env KEY=VALUE[,KEY=VALUE]]  extra environment of each sitex process, e.g. DOTNET_gcServer=0
