@@ -123,8 +123,8 @@ internal sealed class MessageBytes : IDisposable
     public static MessageBytes CopyOf(ReadOnlySequence<byte> bytes, bool pooled)
     {
         var length = (int)bytes.Length;
-        var array = pooled && length <= MessageBufferPool.MaxPooledLength ? MessageBufferPool.Pool.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
-        pooled &= length <= MessageBufferPool.MaxPooledLength;
+        pooled &= length <= MessageBufferPool.MaxPooledLength; // larger ones are left to the GC
+        var array = pooled ? MessageBufferPool.Pool.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
         bytes.CopyTo(array);
         return new MessageBytes(array, length, pooled);
     }

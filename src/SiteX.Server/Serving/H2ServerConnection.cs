@@ -62,11 +62,10 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     private readonly IgnoredHeaders _ignoredHeaders = new();
     private readonly int _streamCreditThreshold;
     private readonly int _connectionCreditThreshold;
+    private readonly H2ServerHeaderSets _headerSets = new();
 
     /// <summary>Header names and values of recent requests, decoded once (read loop only).</summary>
     internal H2StringCache HeaderStrings { get; } = new();
-
-    private readonly H2ServerHeaderSets _headerSets = new();
 
     private int _lastStreamId;
     private int _activeRequests;
@@ -354,6 +353,11 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
     /// request is told to stop (RST_STREAM NO_ERROR, RFC 9113 section 8.1).</summary>
     public void OnResponseEnded(H2ServerStream stream)
     {
+        if (stream.LeftConnection)
+        {
+            return; // set once, under the gate, when it left the table: nothing more to do, and no lock to take
+        }
+
         bool flush;
         lock (Output.Gate)
         {
@@ -377,6 +381,7 @@ internal sealed class H2ServerConnection : IHttpConnectionFeature
             return false;
         }
 
+        stream.LeftConnection = true;
         _waitingForWindow.Remove(stream);
         if (!stream.RequestClosed && !Output.IsClosed)
         {

@@ -19,14 +19,14 @@ namespace SiteX.Server.Serving;
 internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
 {
     /// <summary>Unflushed bytes below which <see cref="FlushSoon"/> waits for others to join them; more (a body moving)
-    /// are flushed at once.</summary>
-    public const int DeferBelow = 4 * 1024;
+    /// are flushed at once (<see cref="FlushDeferral"/>).</summary>
+    public const int DeferBelow = FlushDeferral.Below;
 
     /// <summary>Bytes written and not yet taken by the socket above which response DATA waits for the flush.</summary>
     public const int MaxBacklog = 1024 * 1024;
 
     private bool _flushing;
-    private bool _deferred;
+    private FlushDeferral _deferral;
     private bool _unflushed;
     private long _committed;
     private long _flushIssuedAt;
@@ -129,16 +129,8 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
                 return;
             }
 
-            // Small: waits for the work item (queued once). Grown past the mark meanwhile (a body written while a
-            // deferred flush waited): flushed now, and the work item will find nothing left.
-            if (soon && _committed - _flushedUpTo < DeferBelow)
+            if (soon && _deferral.TryDefer(_committed - _flushedUpTo, this))
             {
-                if (!_deferred)
-                {
-                    _deferred = true;
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-                }
-
                 return;
             }
 
@@ -163,7 +155,7 @@ internal sealed class H2ServerOutput(PipeWriter transport) : IThreadPoolWorkItem
     {
         lock (Gate)
         {
-            _deferred = false;
+            _deferral.Ran();
         }
 
         Flush(); // nothing, when a flush that came meanwhile handed it over already

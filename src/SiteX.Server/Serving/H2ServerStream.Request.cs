@@ -70,7 +70,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
         if (name.SequenceEqual("connection"u8) || name.SequenceEqual("keep-alive"u8) || name.SequenceEqual("proxy-connection"u8)
             || name.SequenceEqual("transfer-encoding"u8) || name.SequenceEqual("upgrade"u8))
         {
-            _malformed = $"the connection-specific header \"{H2HeaderStrings.Value(name)}\" is not allowed in HTTP/2";
+            _malformed = $"the connection-specific header \"{_connection.HeaderStrings.Get(name)}\" is not allowed in HTTP/2";
             return;
         }
 
@@ -115,7 +115,7 @@ internal sealed partial class H2ServerStream : IHpackHeaderHandler
         }
         else
         {
-            _malformed = $"unknown pseudo-header \"{H2HeaderStrings.Value(name)}\"";
+            _malformed = $"unknown pseudo-header \"{_connection.HeaderStrings.Get(name)}\"";
         }
     }
 

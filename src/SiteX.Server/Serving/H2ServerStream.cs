@@ -49,6 +49,7 @@ internal sealed partial class H2ServerStream :
     private readonly H2ServerHeaderSet _headers;
     private IHeaderDictionary _requestHeaders;
     private IHeaderDictionary _responseHeaders;
+    private bool _leftConnection;
 
     public H2ServerStream(H2ServerConnection connection, int id, IFeatureCollection connectionFeatures, PipeOptions requestPipeOptions, H2ServerHeaderSet headers, bool requestEnded)
     {
@@ -72,6 +73,14 @@ internal sealed partial class H2ServerStream :
 
     /// <summary>The stream id.</summary>
     public int Id { get; }
+
+    /// <summary>Whether the stream left its connection's table after its response ended (set once, under the output
+    /// gate; a read outside it that sees false takes the gate and looks again).</summary>
+    public bool LeftConnection
+    {
+        get => Volatile.Read(ref _leftConnection);
+        set => Volatile.Write(ref _leftConnection, value);
+    }
 
     /// <summary>The features of this request, falling back to the connection's (TLS, peer identity, endpoints).</summary>
     public IFeatureCollection Features => _features;

@@ -40,8 +40,7 @@ public sealed class RelayedPushTests(ITestOutputHelper output)
     public async Task APushRelayedToThePartysGateway_IsStoredThere_AndItsAnswerComesBack(ForwardingEngine engine)
     {
         await using var cluster = new TestCluster(output) { Engine = engine };
-        var b = await cluster.StartGatewayAsync("B", "10000", RouteJson.Osx("10000"));
-        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", b.GrpcPort)));
+        var (a, b) = await StartSitesAsync(cluster);
         var guest = new FateMqClient(a.GrpcPort, "relayed-3", "9999", "guest");
         var host = new FateMqClient(b.GrpcPort, "relayed-3", "10000", "host");
         var body = new byte[70_000]; // more than one DATA frame and than the first window update
@@ -65,8 +64,7 @@ public sealed class RelayedPushTests(ITestOutputHelper output)
     public async Task ConcurrentRelayedPushes_ReusingPooledBuffers_AllArriveIntact(ForwardingEngine engine)
     {
         await using var cluster = new TestCluster(output) { Engine = engine };
-        var b = await cluster.StartGatewayAsync("B", "10000", RouteJson.Osx("10000"));
-        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", b.GrpcPort)));
+        var (a, b) = await StartSitesAsync(cluster);
         const int Topics = 8, PerTopic = 8;
         var bodies = Enumerable.Range(0, Topics * PerTopic).Select(i =>
         {
@@ -94,6 +92,14 @@ public sealed class RelayedPushTests(ITestOutputHelper output)
                 Assert.True(bodies[(t * PerTopic) + i].AsSpan().SequenceEqual(message.Body.Span), $"message {i} of topic t{t} arrived changed");
             }
         }
+    }
+
+    /// <summary>Site B (10000) with its queue, and site A (9999) routing party 10000 to B's gRPC port.</summary>
+    private static async Task<(TestGateway A, TestGateway B)> StartSitesAsync(TestCluster cluster)
+    {
+        var b = await cluster.StartGatewayAsync("B", "10000", RouteJson.Osx("10000"));
+        var a = await cluster.StartGatewayAsync("A", "9999", RouteJson.Osx("9999", new Route("10000", "default", b.GrpcPort)));
+        return (a, b);
     }
 
     private static int ClosedPort()

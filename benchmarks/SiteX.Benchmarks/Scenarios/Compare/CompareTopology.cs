@@ -89,7 +89,6 @@ internal sealed class CompareTopology : IDisposable
 
         if (wanted.Contains("sitex") || wanted.Contains("sitex2"))
         {
-
             var last = Own(await SitexProcess.StartAsync("compare-" + Party, RouteTables.Local(Party, Service, samplePort), cpu));
             TimeSpan LastCpu() => ProcStats.CpuTime(last.Id);
             _serverCpu.Add(LastCpu);

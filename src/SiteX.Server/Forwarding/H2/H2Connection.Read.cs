@@ -10,6 +10,9 @@ internal sealed partial class H2Connection
     private const int ReadBufferSize = 64 * 1024;
 
     private readonly HpackDecoder _decoder = new();
+
+    /// <summary>Header names and values of the next hop's recent responses, decoded once (read loop only).</summary>
+    internal H2StringCache HeaderStrings { get; } = new();
     private readonly List<H2Stream> _batch = [];
     private byte[] _headerBlock = [];
     private int _headerBlockLength;

@@ -16,8 +16,8 @@ namespace SiteX.Server.Forwarding.H2;
 internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailure) : IThreadPoolWorkItem
 {
     /// <summary>A batch smaller than this, flushed by <see cref="FlushSoonAsync"/>, waits for others to join it; a
-    /// larger one (a body moving) is written at once.</summary>
-    public const int DeferBelow = 4 * 1024;
+    /// larger one (a body moving) is written at once (<see cref="FlushDeferral"/>).</summary>
+    public const int DeferBelow = FlushDeferral.Below;
 
     private const int InitialBuffer = 16 * 1024;
     private const int KeptBuffer = 256 * 1024;
@@ -31,7 +31,7 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
     private byte[] _spare = ArrayPool<byte>.Shared.Rent(InitialBuffer);
     private int _length;
     private bool _writing;
-    private bool _deferred;
+    private FlushDeferral _deferral;
     private bool _failed;
     private TaskCompletionSource? _room;
 
@@ -132,16 +132,8 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
                 return default;
             }
 
-            // Small: waits for the work item (queued once). Grown past the mark meanwhile: written now, and the work
-            // item will find nothing left.
-            if (soon && _length < DeferBelow)
+            if (soon && _deferral.TryDefer(_length, this))
             {
-                if (!_deferred)
-                {
-                    _deferred = true;
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-                }
-
                 return default;
             }
 
@@ -155,7 +147,7 @@ internal sealed class H2FrameWriter(Stream transport, Action<Exception> onFailur
     {
         lock (Gate)
         {
-            _deferred = false;
+            _deferral.Ran();
         }
 
         Flush(); // nothing, when a flush that came meanwhile wrote it already

@@ -209,7 +209,7 @@ internal sealed class H2Relay : IDisposable
             return new H2UnaryResult(ForwarderError.Request, ex, 0, null, null, null);
         }
 
-        using var deadline = timeout is { } t ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+        using var deadline = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline?.CancelAfter(timeout!.Value);
         var unary = new H2UnaryCall(requestFrame, path, deadline?.Token ?? cancellationToken);
         var block = new H2HeaderBlockWriter();

@@ -155,8 +155,8 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
 
                 return;
             case DecodeTarget.Headers:
-                var headerName = H2HeaderStrings.Name(name);
-                var headerValue = H2HeaderStrings.Value(value);
+                var headerName = _connection.HeaderStrings.Get(name);
+                var headerValue = _connection.HeaderStrings.Get(value);
                 if (headerName == "connection")
                 {
                     (_connectionHeader ??= []).Add(headerValue);
@@ -165,7 +165,7 @@ internal sealed partial class H2Stream : IHpackHeaderHandler
                 ForwardedHeaders.AppendResponse(_context.Response.Headers, headerName, headerValue);
                 return;
             case DecodeTarget.Trailers when name.Length > 0 && name[0] != (byte)':':
-                var trailer = new KeyValuePair<string, string>(H2HeaderStrings.Name(name), H2HeaderStrings.Value(value));
+                var trailer = new KeyValuePair<string, string>(_connection.HeaderStrings.Get(name), _connection.HeaderStrings.Get(value));
                 if (_deferred)
                 {
                     (_queuedTrailers ??= []).Add(trailer);

@@ -5,9 +5,10 @@ using System.Text;
 namespace SiteX.Server.Forwarding.H2;
 
 /// <summary>
-/// The header strings of one connection's recent requests, so that a name or value a caller sends on every call (its
-/// <c>:path</c>, <c>:authority</c>, <c>user-agent</c>, the <c>x-ptp-*</c> headers of a session) is decoded once, not
-/// once per call. Used by the connection's read loop only; not thread-safe.
+/// The header strings of one HTTP/2 connection's recent header blocks (a server connection's requests, a relay
+/// connection's responses), so that a name or value sent on every call (a caller's <c>:path</c>, <c>:authority</c>,
+/// <c>user-agent</c> and session's <c>x-ptp-*</c> headers; a next hop's <c>content-type</c> and <c>grpc-status</c>) is
+/// decoded once, not once per call. Used by the connection's read loop only; not thread-safe.
 /// </summary>
 /// <remarks>
 /// A set-associative table of strings: a lookup hashes the bytes to a set of four and compares them with the strings
